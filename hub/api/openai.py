@@ -1,0 +1,152 @@
+"""The OpenAI-compatible HTTP front door: ``/v1/*`` wire format <-> ``Call``, nothing else.
+
+Bodies are parsed once with orjson and carried on as they came; only ``model`` and ``stream`` are
+looked at. Streams go out event by event as the backend produces them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
+
+import orjson
+
+from hub.api.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, require_json, send_bytes, send_json
+from hub.call import Call, Chunk, Operation
+from hub.errors import BackendRejected, BadRequest, HubError
+from hub.pipeline import Next
+from hub.registry import Registry
+from hub.tasks import OPERATIONS, OperationSpec, validate_request
+
+log = logging.getLogger("hub.http")
+
+SSE_HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+)
+_DONE = b"data: [DONE]\n\n"
+
+
+def error_body(error: HubError) -> dict[str, Any]:
+    """OpenAI's error shape. A backend's own 4xx body passes through when it already has that shape."""
+    if isinstance(error, BackendRejected) and error.body is not None and isinstance(error.body.get("error"), dict):
+        return dict(error.body)
+    return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+
+
+async def send_error(send: Send, error: HubError) -> None:
+    await send_json(send, error.http_status, error_body(error))
+
+
+class OpenAIFrontDoor:
+    def __init__(self, registry: Registry, pipeline: Next, max_body_bytes: int, request_timeout: float) -> None:
+        self._registry = registry
+        self._pipeline = pipeline
+        self._max_body = max_body_bytes
+        self._timeout = request_timeout
+        self.routes = {spec.route: spec for spec in OPERATIONS.values()}
+
+    async def invoke(self, spec: OperationSpec, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            call = await self._parse(spec, scope, receive)
+            result = await self._pipeline(call)
+        except HubError as error:
+            await send_error(send, error)
+            return
+        if result.chunks is not None:
+            await _stream(result.chunks, receive, send)
+        elif result.raw is not None:
+            await send_bytes(send, 200, result.raw)
+        else:
+            await send_json(send, 200, result.body)
+
+    async def _parse(self, spec: OperationSpec, scope: Scope, receive: Receive) -> Call:
+        require_json(scope)
+        raw = await read_body(scope, receive, self._max_body)
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise BadRequest("The request body is not valid JSON") from None
+        if not isinstance(payload, dict):
+            raise BadRequest("The request body must be a JSON object")
+        validate_request(spec, payload)
+        return Call(
+            frontdoor="http",
+            operation=spec.operation,
+            model=payload["model"],
+            payload=payload,
+            stream=payload.get("stream", False),
+            deadline=time.monotonic() + self._timeout,
+            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
+        )
+
+    async def list_models(self, send: Send) -> None:
+        await send_json(send, 200, {"object": "list", "data": [self._model_card(e.name) for e in self._registry]})
+
+    async def get_model(self, name: str, send: Send) -> None:
+        try:
+            self._registry.get(name)
+        except HubError as error:
+            await send_error(send, error)
+            return
+        await send_json(send, 200, self._model_card(name))
+
+    def _model_card(self, name: str) -> Mapping[str, Any]:
+        entry = self._registry.get(name)
+        spec = OPERATIONS[entry.settings.task]
+        return {
+            "id": name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "hub",
+            "task": entry.settings.task.value,
+            "route": spec.route,
+            "description": entry.settings.description,
+        }
+
+
+async def _stream(chunks: AsyncGenerator[Chunk, None], receive: Receive, send: Send) -> None:
+    """Relay chunks as server-sent events while watching for the caller to leave.
+
+    The relay runs in its own task so that a disconnect can cancel it wherever it waits; the
+    cancellation runs the router's and backend's clean-up, which drops the upstream connection (the
+    replica stops generating) and frees the replica slot.
+    """
+    relay = asyncio.ensure_future(_relay(chunks, send))
+    watcher = asyncio.ensure_future(_watch_disconnect(receive))
+    try:
+        await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if not relay.done():
+            log.info("caller disconnected mid-stream; upstream request cancelled")
+    finally:
+        relay.cancel()
+        watcher.cancel()
+        await asyncio.wait((relay, watcher))
+        await chunks.aclose()
+    if not relay.cancelled() and (exc := relay.exception()) is not None:
+        raise exc
+
+
+async def _relay(chunks: AsyncGenerator[Chunk, None], send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+    try:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": b"data: " + chunk.data + b"\n\n", "more_body": True})
+    except HubError as error:
+        # Bytes were sent already: the status line is gone, so the error travels as a final event.
+        event = b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
+        await send({"type": "http.response.body", "body": event + _DONE})
+        return
+    await send({"type": "http.response.body", "body": _DONE})
+
+
+async def _watch_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+__all__ = ["JSON_HEADERS", "OpenAIFrontDoor", "error_body", "send_error"]

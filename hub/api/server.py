@@ -1,0 +1,114 @@
+"""The hub's root ASGI app: lifespan, the error guard, and dispatch to the front doors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hub.api.asgi import Message, Receive, Scope, Send, send_json
+from hub.api.openai import OpenAIFrontDoor, send_error
+from hub.errors import HubError, NotFound
+from hub.registry import Registry
+from hub.routing.health import HealthChecker
+from hub.settings import Settings
+
+log = logging.getLogger("hub")
+
+
+class MethodNotAllowed(HubError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class HubApp:
+    def __init__(
+        self, settings: Settings, registry: Registry, openai: OpenAIFrontDoor, health: HealthChecker
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.openai = openai
+        self.health = health
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._guarded(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._dispatch(scope, receive, tracking_send)
+        except HubError as error:
+            if not started:
+                await send_error(send, error)
+        except Exception:
+            # The one catch-all: a bug must cost one request a generic 500, never a stack trace.
+            log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
+            if not started:
+                await send_json(
+                    send,
+                    500,
+                    {"error": {"message": "Internal error", "type": "server_error", "param": None, "code": None}},
+                )
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
+        method: str = scope["method"]
+        spec = self.openai.routes.get(path)
+        if spec is not None:
+            _allow(method, "POST")
+            await self.openai.invoke(spec, scope, receive, send)
+        elif path == "/v1/models":
+            _allow(method, "GET")
+            await self.openai.list_models(send)
+        elif path.startswith("/v1/models/"):
+            _allow(method, "GET")
+            await self.openai.get_model(path[len("/v1/models/") :], send)
+        elif path == "/healthz":
+            await send_json(send, 200, {"status": "ok"})
+        elif path == "/admin/models":
+            _allow(method, "GET")
+            await send_json(send, 200, {"models": [self._pool_card(e.name) for e in self.registry]})
+        else:
+            raise NotFound(f"No route for {method} {scope['path']}")
+
+    def _pool_card(self, name: str) -> dict[str, Any]:
+        entry = self.registry.get(name)
+        return {
+            "name": name,
+            "task": entry.settings.task.value,
+            "backend": entry.settings.backend,
+            "routing": entry.settings.routing,
+            "replicas": entry.pool.snapshot(),
+        }
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.health.start()
+                log.info(
+                    "hub ready: %d models from %s", len(self.registry), self.settings.source
+                )
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.health.aclose()
+                await self.registry.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _allow(method: str, allowed: str) -> None:
+    if method != allowed:
+        raise MethodNotAllowed(f"Method {method} is not allowed here; use {allowed}")

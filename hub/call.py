@@ -1,0 +1,86 @@
+"""The protocol-neutral call that every front door builds and every stage sees.
+
+Payloads travel in OpenAI's JSON shape for chat, completion and embedding work (the lingua franca of
+self-hosted model servers), and in the task's own shape for the other tasks (see ``hub.tasks``). The
+hub types only the fields it acts on; everything else is carried unchanged to the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Operation(StrEnum):
+    """What the caller asks a model to do; one HTTP route each."""
+
+    CHAT = "chat"
+    COMPLETION = "completion"
+    EMBED = "embed"
+    CLASSIFY = "classify"
+    SUMMARIZE = "summarize"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def from_openai(cls, usage: object) -> Usage | None:
+        if not isinstance(usage, dict):
+            return None
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens", 0)
+        if not isinstance(prompt, int) or not isinstance(completion, int):
+            return None
+        return cls(prompt, completion)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request to one model, whatever door it came through.
+
+    ``payload`` is the request body as parsed JSON; stages must not mutate it (backends copy before
+    rewriting the model name). ``deadline`` is absolute, in ``time.monotonic()`` seconds.
+    """
+
+    frontdoor: str
+    operation: Operation
+    model: str
+    payload: Mapping[str, Any]
+    stream: bool = False
+    deadline: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One streamed event: the JSON text of an OpenAI-style chunk, and its usage when it carries one."""
+
+    data: bytes
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A finished unary answer (``body``) or a stream of chunks (``chunks``); exactly one is set.
+
+    ``raw``, when set, is ``body`` exactly as the backend encoded it, so a front door that speaks the
+    same JSON can send it on without encoding it again.
+
+    A streamed result owns its iterator: whoever consumes it must exhaust or ``aclose()`` it, which
+    releases the replica and cancels the backend request.
+    """
+
+    body: Mapping[str, Any] | None = None
+    raw: bytes | None = None
+    chunks: AsyncGenerator[Chunk, None] | None = None
+    usage: Usage | None = None
+    replica: str | None = None

@@ -1,0 +1,142 @@
+"""``hub serve | models | check-config``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+from hub.settings import ConfigError, Settings, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Agent-to-model integration hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub (embedded default pool without --config)")
+    serve.add_argument("--config", help="YAML config file (default: $HUB_CONFIG, else the embedded pool)")
+    serve.add_argument("--host", help="bind address (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: server.port, 8080)")
+    serve.set_defaults(func=_serve)
+
+    models = sub.add_parser("models", help="list the pool and replica health")
+    models.add_argument("--url", help="a running hub, e.g. http://127.0.0.1:8080")
+    models.add_argument("--config", help="a config file: check its replicas directly")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(func=_models)
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("file")
+    check.set_defaults(func=_check_config)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.app import build_app
+
+    settings = load_settings(args.config)
+    server = settings.server.model_copy(
+        update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    )
+    settings = settings.model_copy(update={"server": server})
+    logging.basicConfig(
+        level=server.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = build_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=server.host,
+        port=server.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=server.log_level,
+        timeout_keep_alive=30,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    if args.url:
+        pool = _fetch_pool(args.url)
+    else:
+        pool = asyncio.run(_probe_configured(load_settings(args.config)))
+    if args.json:
+        print(json.dumps(pool, indent=2))
+    else:
+        _print_pool(pool)
+    return 0
+
+
+def _fetch_pool(url: str) -> list[dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/admin/models", timeout=10) as resp:
+            models: list[dict[str, Any]] = json.load(resp)["models"]
+            return models
+    except (urllib.error.URLError, OSError) as exc:
+        raise SystemExit(f"hub: cannot reach {url}: {exc}") from None
+
+
+async def _probe_configured(settings: Settings) -> list[dict[str, Any]]:
+    """Check each configured replica once, as the running hub's health checker would."""
+    from hub.registry import build_registry
+    from hub.routing.health import HealthChecker
+
+    registry = build_registry(settings)
+    checker = HealthChecker(registry)
+    try:
+        for entry in registry:
+            if entry.settings.backend != "local":
+                await checker.check_once(entry)
+        return [
+            {"name": e.name, "task": e.settings.task.value, "backend": e.settings.backend,
+             "routing": e.settings.routing, "replicas": e.pool.snapshot()}
+            for e in registry
+        ]
+    finally:
+        await registry.aclose()
+
+
+def _print_pool(pool: list[dict[str, Any]]) -> None:
+    print(f"{'MODEL':32} {'TASK':10} {'BACKEND':8} {'REPLICA':36} {'STATE':10} IN-FLIGHT")
+    for model in pool:
+        for replica in model["replicas"]:
+            state = "ejected" if replica["ejected"] else ("healthy" if replica["healthy"] else "unhealthy")
+            print(
+                f"{model['name']:32} {model['task']:10} {model['backend']:8} {replica['name']:36} "
+                f"{state:10} {replica['outstanding']}"
+            )
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from hub.registry import build_registry
+
+    settings = load_settings(args.file)
+    asyncio.run(build_registry(settings).aclose())  # also checks what only the backends know
+    print(f"{args.file}: ok ({len(settings.models)} models)")
+    for model in settings.models:
+        print(f"  {model.name}: {model.task.value} via {model.backend}, {len(model.replicas)} replica(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

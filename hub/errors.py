@@ -1,0 +1,126 @@
+"""One exception tree for the whole hub; each front door maps it to its wire format once.
+
+    HubError                         status  type
+    ├── ClientError                  4xx     invalid_request_error
+    │   ├── BadRequest               400
+    │   ├── Unauthorized             401     authentication_error
+    │   ├── Forbidden                403     permission_error
+    │   ├── NotFound                 404     not_found_error
+    │   │   └── ModelNotFound        404
+    │   ├── PayloadTooLarge          413
+    │   ├── UnsupportedMediaType     415
+    │   ├── RateLimited              429     rate_limit_error
+    │   └── BackendRejected          4xx     (a backend's own 4xx answer, passed through)
+    └── ServerError                  5xx     server_error
+        ├── BackendError             502     (failure, refused connection or garbage)
+        ├── NoHealthyReplica         503
+        └── BackendTimeout           504
+
+Messages are written for the caller: they never carry a stack trace, a secret or a backend URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class HubError(Exception):
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    code: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    @property
+    def http_status(self) -> int:
+        return self.status
+
+
+class ClientError(HubError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class BadRequest(ClientError):
+    status = 400
+
+
+class Unauthorized(ClientError):
+    status = 401
+    type = "authentication_error"
+
+
+class Forbidden(ClientError):
+    status = 403
+    type = "permission_error"
+
+
+class NotFound(ClientError):
+    status = 404
+    type = "not_found_error"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"The model '{model}' does not exist in this hub", param="model")
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ClientError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class RateLimited(ClientError):
+    status = 429
+    type = "rate_limit_error"
+
+
+class BackendRejected(ClientError):
+    """The backend answered the request with its own 4xx: the caller's request is at fault."""
+
+    def __init__(self, status: int, body: Mapping[str, Any] | None, message: str) -> None:
+        super().__init__(message)
+        self._status = status
+        self.body = body
+
+    @property
+    def http_status(self) -> int:
+        return self._status
+
+
+class ServerError(HubError):
+    status = 500
+
+
+class BackendError(ServerError):
+    status = 502
+    code = "backend_error"
+
+
+class NoHealthyReplica(ServerError):
+    status = 503
+    code = "no_healthy_replica"
+
+
+class BackendTimeout(ServerError):
+    status = 504
+    code = "backend_timeout"
+
+
+def retryable(error: HubError) -> bool:
+    """May another replica be tried? Only when the replica failed, never for the caller's fault.
+
+    A timeout is not retried: the deadline it spent is the caller's, and a second wait would double it.
+    """
+    return isinstance(error, BackendError)

@@ -1,0 +1,88 @@
+"""The pool of models by name, built from settings: each model's replicas, router state and backend."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from hub.call import Operation
+from hub.errors import ModelNotFound
+from hub.routing.pool import Clock, ReplicaPool, build_pool
+from hub.settings import ConfigError, ModelSettings, Settings
+from hub.tasks import SERVES
+from inference_backends.base import InferenceBackend
+
+BackendFactory = Callable[[ModelSettings], InferenceBackend]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    settings: ModelSettings
+    pool: ReplicaPool
+    backend: InferenceBackend
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def serves(self, operation: Operation) -> bool:
+        return operation in SERVES[self.settings.task]
+
+
+class Registry:
+    def __init__(self, entries: Mapping[str, ModelEntry]) -> None:
+        self._entries = dict(entries)
+
+    def get(self, name: str) -> ModelEntry:
+        entry = self._entries.get(name)
+        if entry is None:
+            raise ModelNotFound(name)
+        return entry
+
+    def __iter__(self) -> Iterator[ModelEntry]:
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def aclose(self) -> None:
+        for entry in self._entries.values():
+            await entry.backend.aclose()
+
+
+def _local_backend(settings: ModelSettings) -> InferenceBackend:
+    from inference_backends.local.backend import LocalBackend
+    from inference_backends.local.models import model_factories
+
+    kind = settings.options.get("model")
+    factories = model_factories()
+    if kind not in factories:
+        raise ConfigError(
+            f"models[{settings.name}].options.model: expected one of {sorted(factories)}, got {kind!r}"
+        )
+    return LocalBackend(settings, factories[kind])
+
+
+def _openai_backend(settings: ModelSettings) -> InferenceBackend:
+    from inference_backends.openai_compat import OpenAICompatBackend
+
+    return OpenAICompatBackend(settings)
+
+
+def backend_factories() -> Mapping[str, BackendFactory]:
+    """Backends by the ``backend:`` key of a model's settings."""
+    return {"openai": _openai_backend, "local": _local_backend}
+
+
+def build_registry(
+    settings: Settings,
+    factories: Mapping[str, BackendFactory] | None = None,
+    clock: Clock = time.monotonic,
+) -> Registry:
+    factories = backend_factories() if factories is None else factories
+    entries = {
+        model.name: ModelEntry(model, build_pool(model, clock), factories[model.backend](model))
+        for model in settings.models
+    }
+    return Registry(entries)

@@ -1,0 +1,192 @@
+"""Configuration: the only module that reads the environment or a config file.
+
+One YAML file, validated by pydantic; any key can be overridden by an environment variable
+``HUB_<SECTION>__<KEY>`` (``__`` separates nesting levels, list items by index), for example
+``HUB_SERVER__PORT=9000`` or ``HUB_MODELS__0__REPLICAS__0__URL=http://10.0.0.5:8000/v1``. No file
+means the embedded default pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from hub.call import Operation
+
+ENV_PREFIX = "HUB_"
+CONFIG_ENV = "HUB_CONFIG"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names the key and what was expected."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="larger requests get 413")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    request_timeout: float = Field(300.0, gt=0, description="default deadline of one call, seconds")
+
+
+class Timeouts(_Strict):
+    connect: float = Field(5.0, gt=0)
+    read: float = Field(60.0, gt=0, description="longest wait for the next byte from a replica")
+    pool_idle: float = Field(30.0, gt=0, description="keep-alive of idle pooled connections")
+
+
+class HealthCheck(_Strict):
+    enabled: bool = True
+    interval: float = Field(10.0, gt=0)
+    timeout: float = Field(2.0, gt=0)
+    unhealthy_threshold: int = Field(2, ge=1)
+    healthy_threshold: int = Field(1, ge=1)
+
+
+class OutlierDetection(_Strict):
+    consecutive_failures: int = Field(5, ge=1)
+    base_ejection_seconds: float = Field(30.0, gt=0)
+    max_ejection_seconds: float = Field(300.0, gt=0)
+
+
+class PrefixAffinity(_Strict):
+    prefix_chars: int = Field(256, ge=1, description="characters of the prompt that pick the replica")
+    load_factor: float = Field(
+        1.5, ge=1.0, description="spill when the preferred replica has more than this x the mean load"
+    )
+    min_spill_load: int = Field(4, ge=0, description="never spill below this many calls in flight")
+
+
+class Replica(_Strict):
+    url: str
+    api_key: SecretStr | None = None
+    weight: int = Field(1, ge=1)
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+BackendKind = Literal["openai", "local"]
+RoutingStrategy = Literal["least-outstanding", "round-robin", "prefix-affinity"]
+
+
+class ModelSettings(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    task: Operation
+    backend: BackendKind
+    description: str = ""
+    upstream_model: str | None = Field(None, description="model name the backend knows; default: name")
+    replicas: tuple[Replica, ...] = ()
+    routing: RoutingStrategy = "least-outstanding"
+    max_concurrency: int = Field(64, ge=1, description="calls in flight per replica")
+    max_retries: int = Field(2, ge=0, description="other replicas tried when one fails before the answer")
+    timeouts: Timeouts = Timeouts()
+    health: HealthCheck = HealthCheck()
+    outlier: OutlierDetection = OutlierDetection()
+    prefix_affinity: PrefixAffinity = PrefixAffinity()
+    options: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
+
+    @model_validator(mode="after")
+    def _replicas_match_backend(self) -> ModelSettings:
+        if self.backend == "openai" and not self.replicas:
+            raise ValueError("an 'openai' backend needs at least one replica with a url")
+        if self.backend == "local" and self.replicas:
+            raise ValueError("a 'local' backend runs in-process and takes no replicas")
+        return self
+
+
+class Settings(_Strict):
+    server: ServerSettings = ServerSettings()
+    models: tuple[ModelSettings, ...] = ()
+    source: str = Field("embedded default", exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        seen: set[str] = set()
+        for model in self.models:
+            if model.name in seen:
+                raise ValueError(f"model name '{model.name}' is used twice")
+            seen.add(model.name)
+        return self
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file (or the embedded default), apply ``HUB_*`` overrides and validate."""
+    env = os.environ if environ is None else environ
+    path = path or env.get(CONFIG_ENV) or None
+    if path is None:
+        from hub.default_pool import default_config
+
+        raw, source = default_config(), "embedded default"
+    else:
+        raw, source = _read_yaml(Path(path)), str(path)
+    _apply_env(raw, env)
+    try:
+        return Settings.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level (server:, models:)")
+    return data
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        try:
+            _set_path(raw, path, yaml.safe_load(value))
+        except (LookupError, TypeError, ValueError, yaml.YAMLError):
+            raise ConfigError(f"{name}: does not name a configuration key") from None
+
+
+def _set_path(node: Any, path: list[str], value: Any) -> None:
+    for i, key in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list):
+            index = int(key)
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+        else:
+            raise TypeError(key)
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)

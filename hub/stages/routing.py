@@ -1,0 +1,123 @@
+"""The end of the pipeline: pick a replica, call the backend, fail over while that is still safe.
+
+Failover happens only before the caller has seen a byte: for a unary call, until the backend answers;
+for a stream, until its first chunk arrives. After that an error ends the stream; nothing is retried,
+because the caller already holds part of an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+
+from hub.call import Call, Chunk, Result
+from hub.errors import BackendError, BackendTimeout, BadRequest, HubError, retryable
+from hub.registry import ModelEntry, Registry
+from hub.routing.replica import Replica
+
+
+class Router:
+    """The pipeline's terminal handler (``Next``)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    async def __call__(self, call: Call) -> Result:
+        entry = self._registry.get(call.model)
+        if not entry.serves(call.operation):
+            raise BadRequest(
+                f"Model '{call.model}' is a {entry.settings.task} model and does not serve "
+                f"'{call.operation}' requests",
+                param="model",
+            )
+        tried: list[Replica] = []
+        last: HubError | None = None
+        for _ in range(1 + entry.settings.max_retries):
+            try:
+                replica = entry.pool.pick(call, tried)
+            except HubError:
+                if last is not None:
+                    raise last from None
+                raise
+            tried.append(replica)
+            try:
+                if call.stream:
+                    return await _open_stream(entry, replica, call)
+                return await _run(entry, replica, call)
+            except HubError as error:
+                if not retryable(error):
+                    raise
+                last = error
+        assert last is not None
+        raise last
+
+
+def _remaining(call: Call) -> float | None:
+    return None if call.deadline is None else call.deadline - time.monotonic()
+
+
+def _failed(entry: ModelEntry, replica: Replica, error: HubError) -> None:
+    if isinstance(error, BackendError | BackendTimeout):
+        entry.pool.outlier.failure(replica)
+
+
+async def _run(entry: ModelEntry, replica: Replica, call: Call) -> Result:
+    pool = entry.pool
+    await pool.acquire(replica)
+    try:
+        async with asyncio.timeout(_remaining(call)):
+            result = await entry.backend.run(call, replica)
+    except TimeoutError:
+        pool.outlier.failure(replica)
+        raise BackendTimeout(f"Model '{call.model}' did not answer within the request deadline") from None
+    except HubError as error:
+        _failed(entry, replica, error)
+        raise
+    finally:
+        pool.release(replica)
+    pool.outlier.success(replica)
+    return result
+
+
+async def _open_stream(entry: ModelEntry, replica: Replica, call: Call) -> Result:
+    pool = entry.pool
+    await pool.acquire(replica)
+    chunks = entry.backend.stream(call, replica)
+    try:
+        async with asyncio.timeout(_remaining(call)):
+            first = await anext(chunks, None)
+    except BaseException as error:
+        await chunks.aclose()
+        pool.release(replica)
+        if isinstance(error, TimeoutError):
+            pool.outlier.failure(replica)
+            raise BackendTimeout(f"Model '{call.model}' did not start answering in time") from None
+        if isinstance(error, HubError):
+            _failed(entry, replica, error)
+        raise
+    return Result(chunks=_relay(entry, replica, call, first, chunks), replica=replica.name)
+
+
+async def _relay(
+    entry: ModelEntry, replica: Replica, call: Call, first: Chunk | None, chunks: AsyncGenerator[Chunk, None]
+) -> AsyncGenerator[Chunk, None]:
+    """Hand on the stream; the replica's slot is held until the stream ends, however it ends."""
+    ok = False
+    try:
+        if first is not None:
+            yield first
+            async with asyncio.timeout(_remaining(call)):
+                async for chunk in chunks:
+                    yield chunk
+        ok = True
+    except TimeoutError:
+        raise BackendTimeout(f"Model '{call.model}' did not finish within the request deadline") from None
+    except HubError as error:
+        _failed(entry, replica, error)
+        raise
+    finally:
+        await chunks.aclose()
+        entry.pool.release(replica)
+        if ok:
+            entry.pool.outlier.success(replica)

@@ -1,0 +1,1 @@
+"""In-process models of the embedded default pool."""

@@ -1,0 +1,129 @@
+"""Runs an in-process model behind the ``InferenceBackend`` protocol.
+
+Model code is blocking (llama.cpp, numpy, scikit-learn), so every call runs on the model's own worker
+threads and the event loop only waits. The model loads lazily on first use, once, with a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from hub.call import Call, Chunk, Result, Usage
+from hub.errors import BackendError, HubError
+from hub.routing.replica import Replica
+from hub.settings import ModelSettings
+from inference_backends.local.base import LocalModel
+
+log = logging.getLogger("hub.local")
+
+ModelFactory = Callable[[Mapping[str, Any]], LocalModel]
+_END = object()
+
+
+class LocalBackend:
+    def __init__(self, settings: ModelSettings, factory: ModelFactory) -> None:
+        self._name = settings.name
+        self._options = settings.options
+        self._factory = factory
+        # One thread by default: most small models are not re-entrant (llama.cpp contexts are not).
+        threads = int(settings.options.get("threads", 1))
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"model-{settings.name}")
+        self._model: LocalModel | None = None
+        self._load_lock = asyncio.Lock()
+        self._load_error: str | None = None
+
+    async def _ready(self) -> LocalModel:
+        if self._model is not None:
+            return self._model
+        async with self._load_lock:
+            if self._model is None:
+                self._model = await self._load()
+        return self._model
+
+    async def _load(self) -> LocalModel:
+        if self._load_error is not None:
+            raise BackendError(self._load_error)
+        log.info("loading model %s ...", self._name)
+        started = time.perf_counter()
+        try:
+            model = self._factory(self._options)
+            await self._in_thread(model.load)
+        except HubError:
+            raise
+        except Exception as exc:  # a model that cannot load must fail its calls, not the hub
+            self._load_error = f"Model '{self._name}' could not be loaded ({type(exc).__name__})"
+            log.error("%s: %s", self._load_error, exc)
+            raise BackendError(self._load_error) from None
+        log.info("model %s loaded in %.1f s", self._name, time.perf_counter() - started)
+        return model
+
+    async def _in_thread(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def preload(self) -> None:
+        await self._ready()
+
+    async def run(self, call: Call, replica: Replica) -> Result:
+        model = await self._ready()
+        body = await self._in_thread(lambda: _guard(self._name, lambda: model.run(call.operation, call.payload)))
+        return Result(body=body, usage=Usage.from_openai(body.get("usage")), replica=replica.name)
+
+    async def stream(self, call: Call, replica: Replica) -> AsyncGenerator[Chunk, None]:
+        model = await self._ready()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in _guard_iter(self._name, model.stream(call.operation, call.payload, cancel)):
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                    if cancel.is_set():
+                        break
+            except HubError as exc:
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+        loop.run_in_executor(self._executor, produce)
+        try:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, HubError):
+                    raise item
+                yield Chunk(orjson.dumps(item), Usage.from_openai(item.get("usage")))
+        finally:
+            cancel.set()  # the caller left or the stream ended: the model thread stops at its next token
+
+    async def health(self, replica: Replica) -> bool:
+        return self._load_error is None
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _guard(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return fn()
+    except HubError:
+        raise
+    except Exception as exc:
+        log.exception("model %s failed", name)
+        raise BackendError(f"Model '{name}' failed ({type(exc).__name__})") from None
+
+
+def _guard_iter(name: str, items: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    try:
+        yield from items
+    except HubError:
+        raise
+    except Exception as exc:
+        log.exception("model %s failed", name)
+        raise BackendError(f"Model '{name}' failed ({type(exc).__name__})") from None

@@ -1,0 +1,71 @@
+"""Extractive summaries by LexRank (sumy), with regex tokenisation so no NLTK data is needed."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from hub.call import Operation
+from inference_backends.local import _inputs
+
+_DEFAULT_SENTENCES = 3
+_MAX_SENTENCES = 50
+# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by whitespace. Crude for
+# abbreviations, but sumy's own tokenizer needs an NLTK "punkt" download the hub must not make.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))\s+")
+_WORD = re.compile(r"\w+(?:['’-]\w+)*")
+
+
+class RegexTokenizer:
+    """The two methods sumy's parser and DOM call on a tokenizer."""
+
+    def to_sentences(self, paragraph: str) -> list[str]:
+        return [sentence.strip() for sentence in _SENTENCE_END.split(paragraph) if sentence.strip()]
+
+    def to_words(self, sentence: str) -> list[str]:
+        return _WORD.findall(sentence)
+
+
+class LexRankSummarizer:
+    """SUMMARIZE ``input`` into its ``sentences`` most central sentences, kept in document order."""
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self._language = str(options.get("language", "english"))
+        self._summarizer: Any = None
+
+    def load(self) -> None:
+        from sumy.summarizers.lex_rank import LexRankSummarizer as SumyLexRank
+        from sumy.utils import get_stop_words
+
+        summarizer = SumyLexRank()
+        summarizer.stop_words = get_stop_words(self._language)
+        self._summarizer = summarizer
+
+    def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+        from sumy.parsers.plaintext import PlaintextParser
+
+        _inputs.require_operation(operation, Operation.SUMMARIZE)
+        text = _inputs.required_text(payload)
+        count = _inputs.optional_int(payload, "sentences", 1, _MAX_SENTENCES) or _DEFAULT_SENTENCES
+        document = PlaintextParser.from_string(text, RegexTokenizer()).document
+        sentences = [str(sentence) for sentence in self._summarizer(document, count)]
+        return _summary(payload, text, sentences)
+
+    def stream(
+        self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        raise _inputs.no_stream(operation)
+
+
+def _summary(payload: Mapping[str, Any], text: str, sentences: list[str]) -> dict[str, Any]:
+    summary = " ".join(sentences)
+    completion_tokens = _inputs.word_count(summary) if sentences else 0
+    return {
+        "object": "summary",
+        "model": _inputs.model_name(payload),
+        "summary": summary,
+        "sentences": sentences,
+        "usage": _inputs.usage(_inputs.word_count(text), completion_tokens),
+    }
