@@ -78,7 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     if args.url:
         pool = _fetch_pool(args.url)
-    else:
+    else:  # a configured hub that may not be running: ask its replicas directly
         pool = asyncio.run(_probe_configured(load_settings(args.config)))
     if args.json:
         print(json.dumps(pool, indent=2))
@@ -108,8 +108,13 @@ async def _probe_configured(settings: Settings) -> list[dict[str, Any]]:
             if entry.settings.backend != "local":
                 await checker.check_once(entry)
         return [
-            {"name": e.name, "task": e.settings.task.value, "backend": e.settings.backend,
-             "routing": e.settings.routing, "replicas": e.pool.snapshot()}
+            {
+                "name": e.name,
+                "task": e.settings.task.value,
+                "backend": e.settings.backend,
+                "routing": e.settings.routing,
+                "replicas": e.pool.snapshot(),
+            }
             for e in registry
         ]
     finally:

@@ -55,7 +55,7 @@ def _local_backend(settings: ModelSettings) -> InferenceBackend:
     from inference_backends.local.backend import LocalBackend
     from inference_backends.local.models import model_factories
 
-    kind = settings.options.get("model")
+    kind = str(settings.options.get("model"))
     factories = model_factories()
     if kind not in factories:
         raise ConfigError(

@@ -64,15 +64,18 @@ class HttpClient:
                 limit=0, keepalive_timeout=self._timeouts.pool_idle, enable_cleanup_closed=True
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=True, skip_auto_headers=["User-Agent"]
+                connector=connector,
+                timeout=self._timeout,
+                auto_decompress=True,
+                skip_auto_headers=["User-Agent"],
             )
         return self._session
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], who: str) -> Response:
         return await self._request("POST", url, body, headers, who)
 
-    async def get(self, url: str, headers: Mapping[str, str], who: str, timeout: float) -> Response:
-        return await self._request("GET", url, None, headers, who, aiohttp.ClientTimeout(total=timeout))
+    async def get(self, url: str, headers: Mapping[str, str], who: str, limit_s: float) -> Response:
+        return await self._request("GET", url, None, headers, who, aiohttp.ClientTimeout(total=limit_s))
 
     async def _request(
         self,
@@ -81,13 +84,13 @@ class HttpClient:
         body: bytes | None,
         headers: Mapping[str, str],
         who: str,
-        timeout: aiohttp.ClientTimeout | None = None,
+        limits: aiohttp.ClientTimeout | None = None,
     ) -> Response:
         try:
             resp = await self._get_session().request(
-                method, url, data=body, headers=headers, timeout=timeout or self._timeout
+                method, url, data=body, headers=headers, timeout=limits or self._timeout
             )
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise BackendTimeout(f"Replica {who} did not answer in time") from None
         except aiohttp.ClientError as exc:
             raise BackendError(f"Could not reach replica {who} ({type(exc).__name__})") from None

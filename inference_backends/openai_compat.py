@@ -60,7 +60,9 @@ class OpenAICompatBackend:
         if resp.status >= 400:
             raise _status_error(resp.status, raw, replica.name)
         parsed = _parse_object(raw, replica.name)
-        return Result(body=parsed, raw=raw, usage=Usage.from_openai(parsed.get("usage")), replica=replica.name)
+        return Result(
+            body=parsed, raw=raw, usage=Usage.from_openai(parsed.get("usage")), replica=replica.name
+        )
 
     async def stream(self, call: Call, replica: Replica) -> AsyncGenerator[Chunk, None]:
         url, body, headers = self._request(call, replica, stream=True)

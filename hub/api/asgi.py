@@ -35,9 +35,7 @@ def require_json(scope: Scope) -> None:
         return  # tolerated: many hand-written clients omit it; the body must still parse as JSON
     media = content_type.split(b";", 1)[0].strip().lower()
     if media != b"application/json" and not media.endswith(b"+json"):
-        raise UnsupportedMediaType(
-            f"Content-Type must be application/json, got '{media.decode('latin-1')}'"
-        )
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got '{media.decode('latin-1')}'")
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

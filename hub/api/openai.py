@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from hub.api.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, require_json, send_bytes, send_json
-from hub.call import Call, Chunk, Operation
+from hub.call import Call, Chunk
 from hub.errors import BackendRejected, BadRequest, HubError
 from hub.pipeline import Next
 from hub.registry import Registry
@@ -33,7 +33,11 @@ _DONE = b"data: [DONE]\n\n"
 
 def error_body(error: HubError) -> dict[str, Any]:
     """OpenAI's error shape. A backend's own 4xx body passes through when it already has that shape."""
-    if isinstance(error, BackendRejected) and error.body is not None and isinstance(error.body.get("error"), dict):
+    if (
+        isinstance(error, BackendRejected)
+        and error.body is not None
+        and isinstance(error.body.get("error"), dict)
+    ):
         return dict(error.body)
     return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
 
@@ -43,7 +47,9 @@ async def send_error(send: Send, error: HubError) -> None:
 
 
 class OpenAIFrontDoor:
-    def __init__(self, registry: Registry, pipeline: Next, max_body_bytes: int, request_timeout: float) -> None:
+    def __init__(
+        self, registry: Registry, pipeline: Next, max_body_bytes: int, request_timeout: float
+    ) -> None:
         self._registry = registry
         self._pipeline = pipeline
         self._max_body = max_body_bytes
@@ -85,7 +91,9 @@ class OpenAIFrontDoor:
         )
 
     async def list_models(self, send: Send) -> None:
-        await send_json(send, 200, {"object": "list", "data": [self._model_card(e.name) for e in self._registry]})
+        await send_json(
+            send, 200, {"object": "list", "data": [self._model_card(e.name) for e in self._registry]}
+        )
 
     async def get_model(self, name: str, send: Send) -> None:
         try:
@@ -135,7 +143,9 @@ async def _relay(chunks: AsyncGenerator[Chunk, None], send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
     try:
         async for chunk in chunks:
-            await send({"type": "http.response.body", "body": b"data: " + chunk.data + b"\n\n", "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": b"data: " + chunk.data + b"\n\n", "more_body": True}
+            )
     except HubError as error:
         # Bytes were sent already: the status line is gone, so the error travels as a final event.
         event = b"data: " + orjson.dumps(error_body(error)) + b"\n\n"

@@ -57,7 +57,14 @@ class HubApp:
                 await send_json(
                     send,
                     500,
-                    {"error": {"message": "Internal error", "type": "server_error", "param": None, "code": None}},
+                    {
+                        "error": {
+                            "message": "Internal error",
+                            "type": "server_error",
+                            "param": None,
+                            "code": None,
+                        }
+                    },
                 )
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,9 +105,7 @@ class HubApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.health.start()
-                log.info(
-                    "hub ready: %d models from %s", len(self.registry), self.settings.source
-                )
+                log.info("hub ready: %d models from %s", len(self.registry), self.settings.source)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.health.aclose()

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -73,7 +73,9 @@ class LocalBackend:
 
     async def run(self, call: Call, replica: Replica) -> Result:
         model = await self._ready()
-        body = await self._in_thread(lambda: _guard(self._name, lambda: model.run(call.operation, call.payload)))
+        body = await self._in_thread(
+            lambda: _guard(self._name, lambda: model.run(call.operation, call.payload))
+        )
         return Result(body=body, usage=Usage.from_openai(body.get("usage")), replica=replica.name)
 
     async def stream(self, call: Call, replica: Replica) -> AsyncGenerator[Chunk, None]:

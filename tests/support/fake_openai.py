@@ -474,9 +474,8 @@ def _start(args: list[str], timeout: float, attempts: int = 3) -> FakeUpstream:
             process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
             try:
                 wait_for_http(f"http://{LOCALHOST}:{port}/_stats", process, timeout, log)
-            except ChildExited:
-                # Most likely another process took the port between free_port() and bind().
-                if attempt == attempts - 1:
+            except ChildExited as exc:
+                if not exc.port_taken or attempt == attempts - 1:
                     raise
                 continue
             except BaseException:

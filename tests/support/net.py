@@ -86,3 +86,8 @@ class ChildExited(RuntimeError):
             log.seek(0)
             self.log_tail = log.read()[-4000:].decode(errors="replace")
         super().__init__(f"{message}\n{self.log_tail}" if self.log_tail else message)
+
+    @property
+    def port_taken(self) -> bool:
+        """True when the child lost the race for its port after ``free_port()``: worth a retry."""
+        return "address already in use" in self.log_tail.lower()

@@ -117,6 +117,8 @@ def build_tiny_llama(path: Path, config: TinyConfig | None = None) -> Path:
     writer.add_rope_dimension_count(cfg.n_embd // cfg.n_head)
     writer.add_rope_freq_base(10000.0)
     writer.add_layer_norm_rms_eps(1e-5)
+    # Only read with embedding=True: one mean-pooled vector per input rather than one per token.
+    writer.add_pooling_type(gguf.PoolingType.MEAN)
 
     writer.add_tokenizer_model("llama")
     writer.add_token_list(tokens)

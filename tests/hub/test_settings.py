@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.call import Operation
+from hub.settings import ConfigError, load_settings
+
+MINIMAL = """\
+models:
+  - name: fake-model
+    task: chat
+    backend: openai
+    replicas:
+      - url: http://127.0.0.1:9001/v1
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hub.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_minimal_file_works_as_written(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL), environ={})
+    (model,) = settings.models
+    assert model.name == "fake-model"
+    assert model.task is Operation.CHAT
+    assert model.replicas[0].url == "http://127.0.0.1:9001/v1"
+    assert model.routing == "least-outstanding"
+    assert settings.server.port == 8080
+
+
+def test_no_file_means_embedded_default() -> None:
+    settings = load_settings(None, environ={})
+    names = {m.name for m in settings.models}
+    assert {"smollm2-135m-instruct", "all-minilm-l6-v2", "vader-sentiment"} <= names
+    assert all(m.backend == "local" for m in settings.models)
+    assert settings.source == "embedded default"
+
+
+def test_env_overrides_nested_keys_and_list_items(tmp_path: Path) -> None:
+    env = {
+        "HUB_SERVER__PORT": "9100",
+        "HUB_MODELS__0__REPLICAS__0__URL": "http://10.0.0.5:8000/v1",
+        "HUB_MODELS__0__ROUTING": "round-robin",
+        "UNRELATED": "x",
+    }
+    settings = load_settings(write(tmp_path, MINIMAL), environ=env)
+    assert settings.server.port == 9100
+    assert settings.models[0].replicas[0].url == "http://10.0.0.5:8000/v1"
+    assert settings.models[0].routing == "round-robin"
+
+
+def test_config_path_from_env(tmp_path: Path) -> None:
+    settings = load_settings(None, environ={"HUB_CONFIG": str(write(tmp_path, MINIMAL))})
+    assert settings.models[0].name == "fake-model"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MINIMAL.replace("backend: openai", "backend: opneai"), "models.0.backend: Input should be"),
+        (MINIMAL.replace("http://127.0.0.1:9001/v1", "ftp://x"), "models.0.replicas.0.url"),
+        (MINIMAL.replace("task: chat", "task: dance"), "models.0.task"),
+        (MINIMAL + "    colour: red\n", "models.0.colour: Extra inputs are not permitted"),
+        ("server:\n  port: -1\n", "server.port: Input should be greater than or equal to 0"),
+        ("models: [1, 2", "not valid YAML"),
+        ("- a\n- b\n", "expected a mapping at the top level"),
+        (MINIMAL + MINIMAL.replace("models:\n", ""), "is used twice"),
+        (
+            MINIMAL.replace("    replicas:\n      - url: http://127.0.0.1:9001/v1\n", ""),
+            "needs at least one replica",
+        ),
+    ],
+)
+def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), environ={})
+    assert expected in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_settings(tmp_path / "nope.yaml", environ={})
+
+
+def test_env_override_of_a_missing_list_item_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="HUB_MODELS__7__NAME"):
+        load_settings(write(tmp_path, MINIMAL), environ={"HUB_MODELS__7__NAME": "x"})
+
+
+def test_api_key_is_secret(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "      - url: http://127.0.0.1:9001/v1", "      - url: http://h/v1\n        api_key: sk-x"
+    )
+    settings = load_settings(write(tmp_path, text), environ={})
+    assert "sk-x" not in repr(settings)
