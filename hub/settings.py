@@ -117,8 +117,39 @@ class ModelSettings(_Strict):
         return self
 
 
+class StoreSettings(_Strict):
+    url: str = Field(
+        "sqlite+aiosqlite:///hub.db",
+        description="SQLAlchemy async URL of the hub's database (keys, usage, A2A tasks); "
+        "e.g. postgresql+asyncpg://user@db:5432/hub",
+    )
+
+
+LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+
+
+class MCPSettings(_Strict):
+    enabled: bool = True
+    path: str = Field("/mcp", pattern=r"^/[A-Za-z0-9/_-]*$")
+    stateless: bool = Field(False, description="no sessions: every request stands alone")
+    json_response: bool = Field(False, description="answer with JSON instead of an SSE stream")
+    allowed_hosts: tuple[str, ...] = Field(LOOPBACK_HOSTS, description="Host headers accepted (else 421)")
+    allowed_origins: tuple[str, ...] = Field(LOOPBACK_ORIGINS, description="Origins accepted (else 403)")
+    page_size: int = Field(100, ge=1, le=1000, description="tools per tools/list page")
+
+
+class A2ASettings(_Strict):
+    enabled: bool = True
+    public_url: str | None = Field(None, description="base URL advertised in agent cards")
+    default_model: str | None = Field(None, description="model the router agent uses without metadata")
+
+
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    mcp: MCPSettings = MCPSettings()
+    a2a: A2ASettings = A2ASettings()
     models: tuple[ModelSettings, ...] = ()
     source: str = Field("embedded default", exclude=True)
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
-from hub.api.asgi import Message, Receive, Scope, Send, send_json
+from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, send_json
 from hub.api.openai import OpenAIFrontDoor, send_error
 from hub.errors import HubError, NotFound
 from hub.registry import Registry
@@ -21,14 +25,36 @@ class MethodNotAllowed(HubError):
     code = "method_not_allowed"
 
 
+Lifespan = Callable[[], AbstractAsyncContextManager[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """Another front door's ASGI app, served for ``path`` and everything under it."""
+
+    path: str
+    app: ASGIApp
+
+    def matches(self, path: str) -> bool:
+        return path == self.path or path.startswith(self.path + "/")
+
+
 class HubApp:
     def __init__(
-        self, settings: Settings, registry: Registry, openai: OpenAIFrontDoor, health: HealthChecker
+        self,
+        settings: Settings,
+        registry: Registry,
+        openai: OpenAIFrontDoor,
+        health: HealthChecker,
+        mounts: Sequence[Mount] = (),
+        lifespans: Sequence[Lifespan] = (),
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.openai = openai
         self.health = health
+        self.mounts = tuple(mounts)
+        self.lifespans = tuple(lifespans)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -82,6 +108,8 @@ class HubApp:
         elif path.startswith("/v1/models/"):
             _allow(method, "GET")
             await self.openai.get_model(path[len("/v1/models/") :], send)
+        elif (mount := self._mount_for(path)) is not None:
+            await mount.app(scope, receive, send)
         elif path == "/healthz":
             await send_json(send, 200, {"status": "ok"})
         elif path == "/admin/models":
@@ -89,6 +117,12 @@ class HubApp:
             await send_json(send, 200, {"models": [self._pool_card(e.name) for e in self.registry]})
         else:
             raise NotFound(f"No route for {method} {scope['path']}")
+
+    def _mount_for(self, path: str) -> Mount | None:
+        for mount in self.mounts:
+            if mount.matches(path):
+                return mount
+        return None
 
     def _pool_card(self, name: str) -> dict[str, Any]:
         entry = self.registry.get(name)
@@ -101,17 +135,21 @@ class HubApp:
         }
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.health.start()
-                log.info("hub ready: %d models from %s", len(self.registry), self.settings.source)
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.health.aclose()
-                await self.registry.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        async with contextlib.AsyncExitStack() as stack:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    stack.push_async_callback(self.registry.aclose)
+                    self.health.start()
+                    stack.push_async_callback(self.health.aclose)
+                    for lifespan in self.lifespans:
+                        await stack.enter_async_context(lifespan())
+                    log.info("hub ready: %d models from %s", len(self.registry), self.settings.source)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await stack.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
 
 
 def _allow(method: str, allowed: str) -> None:

@@ -106,7 +106,9 @@ class MiniLMEmbedder:
         attended = _attention(hidden, bias, w, prefix + "attention.")
         hidden = _layer_norm(hidden + attended, w, prefix + "attention.output.LayerNorm")
         inner = _gelu(_linear(hidden, w, prefix + "intermediate.dense"))
-        return _layer_norm(hidden + _linear(inner, w, prefix + "output.dense"), w, prefix + "output.LayerNorm")
+        return _layer_norm(
+            hidden + _linear(inner, w, prefix + "output.dense"), w, prefix + "output.LayerNorm"
+        )
 
 
 def _attention(hidden: Array, bias: Array, w: Mapping[str, Array], prefix: str) -> Array:
@@ -126,13 +128,15 @@ def _attention(hidden: Array, bias: Array, w: Mapping[str, Array], prefix: str) 
 
 def _linear(x: Array, w: Mapping[str, Array], name: str) -> Array:
     # PyTorch stores Linear weights as (out, in).
-    return x @ w[name + ".weight"].T + w[name + ".bias"]
+    result: Array = x @ w[name + ".weight"].T + w[name + ".bias"]
+    return result
 
 
 def _layer_norm(x: Array, w: Mapping[str, Array], name: str) -> Array:
     mean = x.mean(axis=-1, keepdims=True)
     variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(variance + _EPS) * w[name + ".weight"] + w[name + ".bias"]
+    normalised: Array = (x - mean) / np.sqrt(variance + _EPS) * w[name + ".weight"] + w[name + ".bias"]
+    return normalised
 
 
 def _gelu(x: Array) -> Array:
@@ -149,12 +153,14 @@ def _gelu(x: Array) -> Array:
 
 def _mean_pool(hidden: Array, mask: Array) -> Array:
     summed = (hidden * mask[:, :, None]).sum(axis=1)
-    return summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+    pooled: Array = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+    return pooled
 
 
 def _normalise(vectors: Array) -> Array:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.clip(norms, 1e-12, None)
+    unit: Array = vectors / np.clip(norms, 1e-12, None)
+    return unit
 
 
 def _encoding_format(payload: Mapping[str, Any]) -> str:

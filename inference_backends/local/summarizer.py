@@ -14,8 +14,8 @@ _DEFAULT_SENTENCES = 3
 _MAX_SENTENCES = 50
 # A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by whitespace. Crude for
 # abbreviations, but sumy's own tokenizer needs an NLTK "punkt" download the hub must not make.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))\s+")
-_WORD = re.compile(r"\w+(?:['’-]\w+)*")
+_SENTENCE_END = re.compile("(?:(?<=[.!?\u2026])|(?<=[.!?\u2026][\"'\u201d\u2019)\\]]))\\s+")
+_WORD = re.compile("\\w+(?:['\u2019-]\\w+)*")
 
 
 class RegexTokenizer:

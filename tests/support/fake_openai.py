@@ -12,7 +12,7 @@ Public API (answers depend on the mode):
   chunks, a chunk with ``finish_reason``, a usage chunk (empty ``choices``) when
   ``stream_options.include_usage`` is true, then ``data: [DONE]``. ``max_tokens`` caps K
   (``finish_reason: "length"``). ``prompt_tokens`` counts the whitespace-separated words of the input.
-Modes, switchable at runtime:
+Modes, switchable at runtime, apply to every path above (so /v1/models health checks see them):
   ok           answers; D ms before a JSON answer and before each stream chunk.
   hang         reads the request and never answers.
   garbage      200 with a body that is not JSON, or an SSE stream of garbage without [DONE].
@@ -20,7 +20,8 @@ Modes, switchable at runtime:
   slow-stream  200, then a chunk every D ms (100 if D is 0) until the client goes away; a JSON
                request gets its headers and then one space at a time.
 Control endpoints, answered in every mode and not counted:
-  GET  /_stats  {"requests", "disconnects", "last_path", "last_headers", "last_body", "config"};
+  GET  /_stats  {"requests", "disconnects", "paths", "last_path", "last_headers", "last_body", "config"}.
+                ``paths`` counts requests per path (a hub's health checks hit /v1/models).
                 ``disconnects`` counts requests whose client left before the response ended
                 (streams cut short, hung or trickling requests abandoned).
   POST /_mode   {"mode": ..., optional "delay_ms", "chunks", "error_status"}; answers the new config.
@@ -81,6 +82,7 @@ class Config:
 class Stats:
     requests: int = 0
     disconnects: int = 0
+    paths: dict[str, int] = field(default_factory=dict)
     last_path: str | None = None
     last_headers: dict[str, str] = field(default_factory=dict)
     last_body: Any = None
@@ -315,6 +317,7 @@ class FakeOpenAI:
     def _record(self, scope: Scope, path: str, body: bytes) -> None:
         stats = self.stats
         stats.requests += 1
+        stats.paths[path] = stats.paths.get(path, 0) + 1
         stats.last_path = path
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:

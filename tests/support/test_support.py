@@ -17,13 +17,14 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from .fake_openai import FakeUpstream, run_fake_openai
 from .llama_server import run_llama_server
 from .net import LOCALHOST, free_port, http_status, wait_until
 from .tiny_gguf import build_tiny_llama
 
-CHAT = [{"role": "user", "content": "say something, anything"}]
+CHAT: list[ChatCompletionMessageParam] = [{"role": "user", "content": "say something, anything"}]
 
 
 def _post(url: str, payload: Any, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
@@ -110,7 +111,7 @@ def llama_url(tiny_model: Path) -> Iterator[str]:
 def test_llama_server_chat_completion(llama_url: str) -> None:
     client = openai.OpenAI(base_url=llama_url, api_key="unused", max_retries=0)
     assert [m.id for m in client.models.list()] == ["tiny-chat"]
-    reply = client.chat.completions.create(model="tiny-chat", messages=CHAT, max_tokens=12)  # type: ignore[arg-type]
+    reply = client.chat.completions.create(model="tiny-chat", messages=CHAT, max_tokens=12)
     assert reply.model == "tiny-chat"
     assert reply.choices[0].message.content
     assert reply.choices[0].finish_reason == "length"
@@ -120,7 +121,7 @@ def test_llama_server_chat_completion(llama_url: str) -> None:
 @pytest.mark.slow
 def test_llama_server_streams(llama_url: str) -> None:
     client = openai.OpenAI(base_url=llama_url, api_key="unused", max_retries=0)
-    stream = client.chat.completions.create(model="tiny-chat", messages=CHAT, max_tokens=20, stream=True)  # type: ignore[arg-type]
+    stream = client.chat.completions.create(model="tiny-chat", messages=CHAT, max_tokens=20, stream=True)
     chunks = list(stream)
     content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert len(chunks) >= 10 and content
@@ -189,7 +190,7 @@ def test_fake_ok_stream_framing(upstream: FakeUpstream) -> None:
 
 
 def test_fake_stream_without_usage_and_capped_by_max_tokens(upstream: FakeUpstream) -> None:
-    stream = _client(upstream).chat.completions.create(model="m", messages=CHAT, max_tokens=3, stream=True)  # type: ignore[arg-type]
+    stream = _client(upstream).chat.completions.create(model="m", messages=CHAT, max_tokens=3, stream=True)
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "w0 w1 w2 "
     assert chunks[-1].choices[0].finish_reason == "length"
@@ -213,20 +214,22 @@ def test_fake_completions_embeddings_models_health(upstream: FakeUpstream) -> No
 
     assert [m.id for m in client.models.list()] == ["fake-model"]
     assert http_status(f"{upstream.root_url}/health") == 200
-    assert upstream.stats()["requests"] == 7
+    stats = upstream.stats()
+    assert stats["requests"] == 7
+    assert stats["paths"] == {"/v1/completions": 2, "/v1/embeddings": 3, "/v1/models": 1, "/health": 1}
 
 
 def test_fake_ok_delay(upstream: FakeUpstream) -> None:
     upstream.set_mode("ok", delay_ms=50)
     started = time.perf_counter()
-    _client(upstream).chat.completions.create(model="m", messages=CHAT)  # type: ignore[arg-type]
+    _client(upstream).chat.completions.create(model="m", messages=CHAT)
     assert time.perf_counter() - started >= 0.05
 
 
 def test_fake_error_mode(upstream: FakeUpstream) -> None:
     upstream.set_mode("error")
     with pytest.raises(openai.InternalServerError) as caught:
-        _client(upstream).chat.completions.create(model="m", messages=CHAT)  # type: ignore[arg-type]
+        _client(upstream).chat.completions.create(model="m", messages=CHAT)
     assert caught.value.status_code == 500 and "fake upstream failure" in str(caught.value)
     upstream.set_mode("error", error_status=429)
     status, _, body = _post(f"{upstream.base_url}/embeddings", {"model": "e", "input": "x"})

@@ -31,7 +31,9 @@ def test_identifies_languages(model: LangIdClassifier) -> None:
 
 
 def test_returns_top_three_normalised(model: LangIdClassifier) -> None:
-    body = model.run(Operation.CLASSIFY, {"model": "langid", "input": "Bonjour tout le monde, comment allez-vous"})
+    body = model.run(
+        Operation.CLASSIFY, {"model": "langid", "input": "Bonjour tout le monde, comment allez-vous"}
+    )
     labels = body["data"][0]["labels"]
     assert len(labels) == 3
     scores = [label["score"] for label in labels]

