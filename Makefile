@@ -37,6 +37,7 @@ test: install services lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m bench.run $(ARGS)
 
 clean:

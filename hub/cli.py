@@ -106,7 +106,7 @@ async def _probe_configured(settings: Settings) -> list[dict[str, Any]]:
     try:
         for entry in registry:
             if entry.settings.backend != "local":
-                await checker.check_once(entry)
+                await checker.probe(entry)
         return [
             {
                 "name": e.name,

@@ -31,6 +31,12 @@ class HealthChecker:
         for replica, ok in zip(entry.pool.replicas, results, strict=True):
             self._record(entry, replica, ok)
 
+    async def probe(self, entry: ModelEntry) -> None:
+        """One check decides, with no streak: for a one-off look at a hub that is not running."""
+        results = await asyncio.gather(*(self._check(entry, r) for r in entry.pool.replicas))
+        for replica, ok in zip(entry.pool.replicas, results, strict=True):
+            replica.healthy = ok
+
     async def _loop(self, entry: ModelEntry) -> None:
         while True:
             await self.check_once(entry)

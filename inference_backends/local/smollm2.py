@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +63,8 @@ class SmolLM2Chat:
             from llama_cpp import LogitsProcessorList
 
             arguments["logits_processor"] = LogitsProcessorList([watcher])
-        # Started here, not in the generator, so template and grammar errors raise from stream() itself.
-        chunks = self._start(operation, arguments)
-        return self._relay(operation, payload, chunks, cancel, watcher)
+        # Validated above, eagerly; llama.cpp starts inside the generator, on the consumer's thread.
+        return self._relay(operation, payload, arguments, cancel, watcher)
 
     def _start(self, operation: Operation, arguments: dict[str, Any]) -> Any:
         if operation is Operation.CHAT:
@@ -76,15 +75,18 @@ class SmolLM2Chat:
         self,
         operation: Operation,
         payload: Mapping[str, Any],
-        chunks: Generator[dict[str, Any], None, None],
+        arguments: dict[str, Any],
         cancel: threading.Event,
         watcher: _PromptWatcher | None,
     ) -> Iterator[dict[str, Any]]:
         model = _inputs.model_name(payload)
         text: list[str] = []
         last: dict[str, Any] | None = None
+        if cancel.is_set():
+            return
+        chunks = _guarded(lambda: self._start(operation, arguments), _prompt_field(operation))
         try:
-            for chunk in _guarded(chunks, _prompt_field(operation)):
+            for chunk in chunks:
                 if cancel.is_set():
                     return
                 text.append(_chunk_text(chunk))
@@ -94,7 +96,7 @@ class SmolLM2Chat:
                 if cancel.is_set():
                     return
         finally:
-            # Stops llama.cpp's generation loop, also when our consumer abandons us mid-stream.
+            # Closing ends llama.cpp's generation loop too, also when our consumer abandons us mid-stream.
             chunks.close()
         if watcher is not None and last is not None:
             usage = _inputs.usage(watcher.prompt_tokens, self._count_tokens("".join(text)))
@@ -122,10 +124,12 @@ class _PromptWatcher:
         return scores
 
 
-def _guarded(chunks: Iterator[dict[str, Any]], param: str) -> Iterator[dict[str, Any]]:
-    """llama.cpp checks the prompt's length only when the stream starts: map its ValueError there too."""
+def _guarded(
+    start: Callable[[], Iterator[dict[str, Any]]], param: str
+) -> Generator[dict[str, Any], None, None]:
+    """llama.cpp checks the prompt (length, grammar) as the stream starts: its ValueError is the caller's."""
     try:
-        yield from chunks
+        yield from start()
     except ValueError as exc:
         raise BadRequest(str(exc), param=param) from exc
 

@@ -50,8 +50,12 @@ class LexRankSummarizer:
         text = _inputs.required_text(payload)
         count = _inputs.optional_int(payload, "sentences", 1, _MAX_SENTENCES) or _DEFAULT_SENTENCES
         document = PlaintextParser.from_string(text, RegexTokenizer()).document
-        sentences = [str(sentence) for sentence in self._summarizer(document, count)]
-        return _summary(payload, text, sentences)
+        chosen = document.sentences
+        # Ranking cannot drop anything from a text this short, and on a few stop-word-only sentences
+        # LexRank's power method divides zero by zero.
+        if len(chosen) > count:
+            chosen = self._summarizer(document, count)
+        return _summary(payload, text, [str(sentence) for sentence in chosen])
 
     def stream(
         self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event

@@ -144,11 +144,18 @@ def test_stream_from_embedder_is_a_400(hub: HubProcess) -> None:
         (b'{"messages": []}', "application/json", 400, "model"),
         (b'{"model": "fake-model"}', "application/json", 400, "messages"),
         (b'{"model": "fake-model", "messages": "hi"}', "application/json", 400, "messages"),
-        (b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', "application/json", 404, "model"),
+        (
+            b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}',
+            "application/json",
+            404,
+            "model",
+        ),
         (b'{"model": "fake-model", "messages": [1]}', "text/plain", 415, None),
     ],
 )
-def test_client_errors(hub: HubProcess, body: bytes, content_type: str, status: int, param: str | None) -> None:
+def test_client_errors(
+    hub: HubProcess, body: bytes, content_type: str, status: int, param: str | None
+) -> None:
     got, payload = post(hub.v1 + "/chat/completions", body, content_type)
     assert got == status
     error = payload["error"]
@@ -193,7 +200,8 @@ def test_wrong_method_and_unknown_route(hub: HubProcess) -> None:
 
 def test_trailing_slash_is_served(hub: HubProcess) -> None:
     status, _ = post(
-        hub.v1 + "/chat/completions/", b'{"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}'
+        hub.v1 + "/chat/completions/",
+        b'{"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}',
     )
     assert status == 200
 
@@ -208,19 +216,31 @@ def wait_for(hub: HubProcess, model_name: str, replica: str, key: str, value: ob
 
 
 def test_backend_garbage_is_502(tmp_path: Path) -> None:
-    with run_fake_openai("garbage") as bad, run_hub({"models": [model("m", bad, max_retries=0)]}, tmp_path) as hub:
+    with (
+        run_fake_openai("garbage") as bad,
+        run_hub({"models": [model("m", bad, max_retries=0)]}, tmp_path) as hub,
+    ):
         client = openai.OpenAI(base_url=hub.v1, api_key="x", max_retries=0)
         with pytest.raises(openai.APIStatusError) as info:
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
         assert info.value.status_code == 502
         with pytest.raises(openai.APIStatusError) as info:
-            list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=True))
+            list(
+                client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "x"}], stream=True
+                )
+            )
         assert info.value.status_code == 502
 
 
 def test_backend_error_status_is_502(tmp_path: Path) -> None:
-    with run_fake_openai("error") as bad, run_hub({"models": [model("m", bad, max_retries=0)]}, tmp_path) as hub:
-        status, payload = post(hub.v1 + "/chat/completions", b'{"model": "m", "messages": [{"role": "user", "content": "x"}]}')
+    with (
+        run_fake_openai("error") as bad,
+        run_hub({"models": [model("m", bad, max_retries=0)]}, tmp_path) as hub,
+    ):
+        status, payload = post(
+            hub.v1 + "/chat/completions", b'{"model": "m", "messages": [{"role": "user", "content": "x"}]}'
+        )
         assert status == 502 and payload["error"]["code"] == "backend_error"
         assert "127.0.0.1" not in payload["error"]["message"]  # no internal addresses leak
 
@@ -251,7 +271,9 @@ def test_no_healthy_replica_is_503(tmp_path: Path) -> None:
     }
     with run_hub(config, tmp_path) as hub:
         wait_for(hub, "m", "m/0", "healthy", False)
-        status, payload = post(hub.v1 + "/chat/completions", b'{"model": "m", "messages": [{"role": "user", "content": "x"}]}')
+        status, payload = post(
+            hub.v1 + "/chat/completions", b'{"model": "m", "messages": [{"role": "user", "content": "x"}]}'
+        )
         assert status == 503 and payload["error"]["code"] == "no_healthy_replica"
 
 

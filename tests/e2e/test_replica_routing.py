@@ -34,7 +34,10 @@ def test_killed_replica_fails_over_is_ejected_and_readmitted(tmp_path: Path) -> 
         config = {
             "models": [
                 chat_model(
-                    a, b, routing="round-robin", outlier={"consecutive_failures": 2, "base_ejection_seconds": 1.5}
+                    a,
+                    b,
+                    routing="round-robin",
+                    outlier={"consecutive_failures": 2, "base_ejection_seconds": 1.5},
                 )
             ]
         }

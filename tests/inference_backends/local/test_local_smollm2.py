@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Generator
 from pathlib import Path
@@ -75,6 +76,21 @@ def test_streams_chunks_and_reports_the_same_usage(smollm2: SmolLM2Chat) -> None
     assert finish["choices"][0]["finish_reason"] in {"stop", "length"}
     assert final["choices"] == []
     assert final["usage"] == unary["usage"]
+
+
+@pytest.mark.slow
+def test_json_schema_constrains_the_answer(smollm2: SmolLM2Chat) -> None:
+    schema = {"type": "object", "properties": {"capital": {"type": "string"}}, "required": ["capital"]}
+    payload = {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": "What is the capital of France? Reply in JSON."}],
+        "temperature": 0,
+        "max_tokens": 64,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "city", "schema": schema}},
+    }
+    body = smollm2.run(Operation.CHAT, payload)
+    answer = json.loads(body["choices"][0]["message"]["content"])
+    assert set(answer) == {"capital"} and "Paris" in answer["capital"]
 
 
 @pytest.mark.slow

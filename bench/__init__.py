@@ -1,0 +1,1 @@
+"""The hub's overhead benchmark: ``make bench`` (= ``python -m bench.run``); see bench/README.md."""

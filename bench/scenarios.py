@@ -1,0 +1,106 @@
+"""What the benchmark sends, and the goals it checks.
+
+A row of the benchmark is a ``Scenario``: one request, sent over and over by the load generator, to
+the fake upstream directly (the baseline) and through the hub. New rows (MCP ``tools/call``, A2A
+``SendMessage``, chat with auth and limits on) are new entries in ``SCENARIOS``: a scenario that the
+upstream cannot answer itself sets ``direct=False``, one that needs hub settings puts them in
+``hub_overrides`` (deep-merged into the generated hub config, so each such scenario gets its own hub).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+import orjson
+
+MODEL = "fake-model"
+JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
+
+
+class Target(StrEnum):
+    DIRECT = "direct"  # the load generator talks to the fake upstream itself
+    HUB = "hub"  # the same request through the hub
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    path: str
+    body: bytes
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=lambda: dict(JSON_HEADERS))
+    hub_overrides: Mapping[str, Any] = field(default_factory=dict)
+    direct: bool = True  # the upstream answers this request too, so there is a baseline
+    expect: bytes = b""  # a good answer's body contains this; checked once before the load
+
+
+def _chat(stream: bool) -> bytes:
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": "You are a terse assistant."},
+            {"role": "user", "content": "Name three primary colours."},
+        ],
+        "max_tokens": 16,
+    }
+    if stream:
+        body["stream"] = True
+    return orjson.dumps(body)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        name="chat",
+        description="POST /v1/chat/completions, non-streamed JSON answer",
+        path="/v1/chat/completions",
+        body=_chat(stream=False),
+        expect=b'"chat.completion"',
+    ),
+    Scenario(
+        name="chat-stream",
+        description="POST /v1/chat/completions with stream: true, SSE answer of a few chunks",
+        path="/v1/chat/completions",
+        body=_chat(stream=True),
+        expect=b"data: [DONE]",
+    ),
+)
+
+
+def by_name(names: list[str] | None) -> list[Scenario]:
+    if not names:
+        return list(SCENARIOS)
+    known = {s.name: s for s in SCENARIOS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+Metric = Literal["added_p50_ms", "hub_rps", "hub_peak_rss_mib"]
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """A target the hub should meet: ``metric`` of (scenario, concurrency) against ``limit``.
+
+    ``hub_peak_rss_mib`` is the whole run's peak, so it takes no scenario or concurrency.
+    """
+
+    label: str
+    metric: Metric
+    limit: float
+    at_most: bool  # True: value <= limit; False: value >= limit
+    scenario: str | None = None
+    concurrency: int | None = None
+
+
+GOALS: tuple[Goal, ...] = (
+    Goal("added p50 latency, chat, c=1 (ms)", "added_p50_ms", 1.0, True, "chat", 1),
+    Goal("hub req/s, chat, c=16", "hub_rps", 1500, False, "chat", 16),
+    Goal("hub req/s, chat-stream, c=16", "hub_rps", 800, False, "chat-stream", 16),
+    Goal("hub peak RSS (MiB)", "hub_peak_rss_mib", 200, True),
+)

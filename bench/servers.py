@@ -1,0 +1,204 @@
+"""The processes under test: the fake upstream and the hub, each pinned to its CPU, and their meters.
+
+Pinning (``taskset -c``): the hub alone on ``HUB_CPU``; the fake upstream, the load generator and this
+orchestrator on ``LOAD_CPU``. The hub's numbers then mean "what one core of hub does".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+import yaml
+
+from bench.scenarios import MODEL
+from tests.support.net import LOCALHOST, ChildExited, free_port, stop_process, wait_for_http
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+HUB_CPU = 0
+LOAD_CPU = 1
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def pinned(cmd: Sequence[str], cpu: int | None) -> list[str]:
+    """``cmd`` run on ``cpu`` only (``taskset`` execs it, so the child's pid is the command's)."""
+    if cpu is None:
+        return list(cmd)
+    return ["taskset", "-c", str(cpu), *cmd]
+
+
+def can_pin() -> bool:
+    return shutil.which("taskset") is not None and (os.cpu_count() or 1) > max(HUB_CPU, LOAD_CPU)
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def get_json(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=5) as resp:
+            return orjson.loads(resp.read())
+
+    def post_json(self, path: str, payload: Any) -> Any:
+        req = urllib.request.Request(self.url + path, data=orjson.dumps(payload), method="POST")
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return orjson.loads(resp.read())
+
+    def stop(self) -> None:
+        stop_process(self.process, timeout=10)
+
+
+def _start(name: str, cmd: list[str], ready_path: str, workdir: Path, timeout: float = 60.0) -> Server:
+    """Start ``cmd`` (with ``{port}`` in it) on a free port, retrying when another process took the port."""
+    for attempt in range(3):
+        port = free_port()
+        argv = [part.replace("{port}", str(port)) for part in cmd]
+        log_path = workdir / f"{name}-{port}.log"
+        with log_path.open("w+b") as log:
+            process = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://{LOCALHOST}:{port}"
+            try:
+                wait_for_http(url + ready_path, process, timeout, log)
+            except ChildExited as exc:
+                if not exc.port_taken or attempt == 2:
+                    raise
+                continue
+            except BaseException:
+                stop_process(process)
+                raise
+        return Server(name, url, process, log_path)
+    raise AssertionError("unreachable")
+
+
+def start_upstream(workdir: Path, cpu: int | None, chunks: int) -> Server:
+    """The fake OpenAI upstream (tests/support/fake_openai.py) in mode ``ok``: answers at once."""
+    cmd = [sys.executable, "-m", "tests.support.fake_openai", "--port", "{port}", "--mode", "ok"]
+    cmd += ["--chunks", str(chunks), "--models", MODEL]
+    return _start("upstream", pinned(cmd, cpu), "/_stats", workdir)
+
+
+def hub_config(upstream_url: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The hub's YAML config: model ``fake-model`` on the upstream, then the scenario's overrides."""
+    base: dict[str, Any] = {
+        "models": [
+            {
+                "name": MODEL,
+                "task": "chat",
+                "backend": "openai",
+                "replicas": [{"url": upstream_url + "/v1"}],
+            }
+        ]
+    }
+    return deep_merge(base, overrides)
+
+
+def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def start_hub(workdir: Path, config: Mapping[str, Any], cpu: int | None, tag: str) -> Server:
+    """``hub serve --config FILE`` (the installed console script) with ``config`` written as YAML."""
+    config_path = workdir / f"hub-{tag}.yaml"
+    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    script = Path(sys.executable).with_name("hub")
+    hub = [str(script)] if script.exists() else [sys.executable, "-m", "hub"]
+    cmd = [*hub, "serve", "--config", str(config_path), "--host", LOCALHOST, "--port", "{port}"]
+    return _start(f"hub-{tag}", pinned(cmd, cpu), "/healthz", workdir)
+
+
+# --- meters ------------------------------------------------------------------------------------
+
+
+def _status_kib(pid: int, key: str) -> int:
+    """A ``kB`` field of /proc/PID/status (VmRSS, VmHWM); 0 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process (all its threads) so far."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime: fields 14 and 15
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the process's resident-set high-water mark since it started."""
+    return _status_kib(pid, "VmHWM") / 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    cpu_percent: float  # of one core, over the window
+    peak_rss_mib: float  # highest VmRSS sampled in the window
+
+
+class Meter:
+    """Samples a process's RSS every ``interval`` s in a thread and its CPU time at both ends."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self._pid = pid
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._peak_kib = 0
+        self._started = 0.0
+        self._cpu0 = 0.0
+        self.usage: Usage | None = None
+
+    def _sample(self) -> None:
+        while True:
+            self._peak_kib = max(self._peak_kib, _status_kib(self._pid, "VmRSS"))
+            if self._stop.wait(self._interval):
+                return
+
+    def __enter__(self) -> Meter:
+        self._started = time.monotonic()
+        self._cpu0 = cpu_seconds(self._pid)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        cpu = cpu_seconds(self._pid) - self._cpu0
+        wall = time.monotonic() - self._started
+        self._stop.set()
+        self._thread.join()
+        self.usage = Usage(100 * cpu / wall if wall > 0 else 0.0, self._peak_kib / 1024)

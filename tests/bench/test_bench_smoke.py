@@ -1,0 +1,41 @@
+"""``make bench`` works: one quick point per target, with numbers and no errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench)")
+
+
+def test_quick_bench_reports_numbers_and_no_errors(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "bench.run", "--quick", "--scenario", "chat", "--concurrency", "1"]
+    cmd += ["--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert report["machine"]["nproc"] >= 1
+    assert report["command"].endswith("--concurrency 1 --out " + str(tmp_path))
+    points = {p["target"]: p for p in report["points"]}
+    assert set(points) == {"direct", "hub"}
+    for point in points.values():
+        assert point["requests"] > 0, point
+        assert point["rps"] > 0
+        assert 0 < point["latency_ms"]["p50"] <= point["latency_ms"]["p99"]
+        assert point["errors_total"] == 0, point["errors"]
+    assert points["hub"]["hub_peak_rss_mib"] > 0
+    assert report["hub_peak_rss_mib"] > 0
+    (comparison,) = report["comparisons"]
+    assert comparison["scenario"] == "chat" and comparison["throughput_ratio"] > 0
+
+    markdown = (tmp_path / "latest.md").read_text()
+    assert "| chat | 1 | hub |" in markdown
+    assert markdown in proc.stdout
