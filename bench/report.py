@@ -204,12 +204,13 @@ class Report:
         ]
         for p in self.points:
             lat = p.load.latency_ms
+            hub_cpu = None if p.hub is None else p.hub.cpu_percent
+            hub_rss = None if p.hub is None else p.hub.peak_rss_mib
+            up_cpu = None if p.upstream is None else p.upstream.cpu_percent
             lines.append(
                 f"| {p.scenario} | {p.concurrency} | {p.target.value} | {p.load.rps:,.0f} | {lat['p50']:.3f} "
                 f"| {lat['p90']:.3f} | {lat['p99']:.3f} | {p.load.total_errors} "
-                f"| {_opt(p.hub and p.hub.cpu_percent, '.0f')} "
-                f"| {_opt(p.upstream and p.upstream.cpu_percent, '.0f')} "
-                f"| {_opt(p.hub and p.hub.peak_rss_mib, '.1f')} |"
+                f"| {_opt(hub_cpu, '.0f')} | {_opt(up_cpu, '.0f')} | {_opt(hub_rss, '.1f')} |"
             )
         comparisons = self.comparisons()
         if comparisons:

@@ -67,11 +67,13 @@ def test_killed_replica_fails_over_is_ejected_and_readmitted(tmp_path: Path) -> 
 
 
 def test_client_disconnect_cancels_the_upstream_request(tmp_path: Path) -> None:
-    with run_fake_openai("slow-stream", delay_ms=50) as slow:
-        with run_hub({"models": [chat_model(slow)]}, tmp_path) as hub:
-            _read_two_events_then_hang_up(hub)
-            wait_until(lambda: slow.stats()["disconnects"] == 1, timeout=10, what="upstream saw disconnect")
-            wait_until(lambda: hub.replicas("m")["m/0"]["outstanding"] == 0, timeout=10, what="slot freed")
+    with (
+        run_fake_openai("slow-stream", delay_ms=50) as slow,
+        run_hub({"models": [chat_model(slow)]}, tmp_path) as hub,
+    ):
+        _read_two_events_then_hang_up(hub)
+        wait_until(lambda: slow.stats()["disconnects"] == 1, timeout=10, what="upstream saw disconnect")
+        wait_until(lambda: hub.replicas("m")["m/0"]["outstanding"] == 0, timeout=10, what="slot freed")
 
 
 def _read_two_events_then_hang_up(hub: HubProcess) -> None:
