@@ -8,6 +8,7 @@ means the embedded default pool.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -143,6 +144,28 @@ class A2ASettings(_Strict):
     enabled: bool = True
     public_url: str | None = Field(None, description="base URL advertised in agent cards")
     default_model: str | None = Field(None, description="model the router agent uses without metadata")
+    card_max_age: int = Field(300, ge=0, description="Cache-Control max-age of agent cards, seconds")
+    push_notifications: bool = Field(True, description="accept webhooks for task updates")
+    push_allowed_networks: tuple[str, ...] = Field(
+        (), description="CIDRs webhooks may reach despite being private/loopback, e.g. 127.0.0.1/32"
+    )
+    push_timeout: float = Field(5.0, gt=0, description="seconds per webhook delivery attempt")
+    push_attempts: int = Field(3, ge=1, description="delivery attempts per event")
+    push_backoff: float = Field(0.5, ge=0, description="seconds before the first retry; doubles each retry")
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return None if value is None else value.rstrip("/")
+
+    @field_validator("push_allowed_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad entry
+        return value
 
 
 class Settings(_Strict):

@@ -86,7 +86,9 @@ class LocalBackend:
 
         def produce() -> None:
             try:
-                for item in _guard_iter(self._name, model.stream(call.operation, call.payload, cancel)):
+                for item in _guard_iter(
+                    self._name, lambda: model.stream(call.operation, call.payload, cancel)
+                ):
                     loop.call_soon_threadsafe(queue.put_nowait, item)
                     if cancel.is_set():
                         break
@@ -121,9 +123,9 @@ def _guard(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         raise BackendError(f"Model '{name}' failed ({type(exc).__name__})") from None
 
 
-def _guard_iter(name: str, items: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _guard_iter(name: str, start: Callable[[], Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
     try:
-        yield from items
+        yield from start()
     except HubError:
         raise
     except Exception as exc:

@@ -1,0 +1,66 @@
+"""Build the one ``AsyncEngine`` from ``settings.store.url`` and dispose of it at shutdown."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from hub.settings import ConfigError, StoreSettings
+
+# WAL lets readers (another hub process too) work while one writer commits; NORMAL skips the fsync
+# per commit that WAL does not need for consistency (a power cut may lose the last commits, never
+# corrupt the file). busy_timeout makes a second writer wait for the lock instead of failing.
+_SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
+
+
+def build_engine(settings: StoreSettings) -> AsyncEngine:
+    """An engine for ``settings.url``; nothing connects until the first query."""
+    try:
+        url = make_url(settings.url)
+    except ArgumentError:
+        raise ConfigError(f"store.url: not a SQLAlchemy URL: {settings.url!r}") from None
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    # pre_ping: a pooled connection that the server closed (restart, idle timeout) is replaced
+    # instead of failing the next task write.
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL) -> AsyncEngine:
+    options: dict[str, Any] = {}
+    if url.database in (None, "", ":memory:"):
+        # One shared connection: each new connection to :memory: would be an empty database.
+        options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    engine = create_async_engine(url, **options)
+    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+class Store:
+    """Owns the engine: built at wiring time, disposed of when the hub stops."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        self.engine = build_engine(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.engine.dispose()
