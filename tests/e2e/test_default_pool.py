@@ -89,8 +89,10 @@ def test_embeddings_match_the_reference(client: openai.OpenAI) -> None:
             sum(x * x for x in a) * sum(y * y for y in b)
         )
 
-    assert cos(cat, feline) == pytest.approx(0.558, abs=0.02)
-    assert cos(cat, stocks) == pytest.approx(0.046, abs=0.02)
+    # sentence-transformers gives 0.6975 and 0.2028 for these words with the same weights (checked
+    # against its vectors in tests/inference_backends/local/test_local_minilm.py).
+    assert cos(cat, feline) == pytest.approx(0.6975, abs=1e-3)
+    assert cos(cat, stocks) == pytest.approx(0.2028, abs=1e-3)
 
 
 def top_label(body: Any) -> str:
