@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+GOOD = "models:\n  - name: fake-model\n    task: chat\n    backend: openai\n    replicas:\n      - url: http://127.0.0.1:9001/v1\n"
+
+
+def hub(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hub", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_check_config_accepts_the_minimal_file(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(GOOD)
+    result = hub("check-config", str(path))
+    assert result.returncode == 0
+    assert "ok (1 models)" in result.stdout and "fake-model: chat via openai" in result.stdout
+
+
+def test_check_config_names_the_bad_key(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(GOOD.replace("task: chat", "task: chitchat"))
+    result = hub("check-config", str(path))
+    assert result.returncode == 2
+    assert "models.0.task" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_config_knows_local_model_kinds(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(
+        "models:\n  - name: x\n    task: embed\n    backend: local\n    options: {model: bert9000}\n"
+    )
+    result = hub("check-config", str(path))
+    assert result.returncode == 2
+    assert "options.model" in result.stderr and "minilm" in result.stderr
+
+
+def test_serve_refuses_a_bad_file_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(GOOD.replace("http://127.0.0.1:9001/v1", "not-a-url"))
+    result = hub("serve", "--config", str(path), "--port", "0")
+    assert result.returncode == 2
+    assert "models.0.replicas.0.url" in result.stderr and "Traceback" not in result.stderr
