@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 
 from bench.load import LoadResult
+from bench.meters import Usage
+from bench.profile import Hotspot
 from bench.scenarios import GOALS, Goal, Scenario, Target
-from bench.servers import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +31,19 @@ class Point:
     hub: Usage | None  # the hub's CPU and RSS during the measured window (hub target only)
     upstream: Usage | None
     upstream_requests: int | None  # requests the upstream saw in the window (incl. those cut off at the end)
+    # Busy % of (hub CPU, load CPU) that was none of ours: other tenants of the machine. None: unpinned.
+    other_load_percent: tuple[float, ...] | None = None
+
+    @property
+    def hub_cpu_us_per_request(self) -> float | None:
+        """The hub's CPU time per answered request: its cost, whatever the other tenants do."""
+        if self.hub is None or not self.load.requests:
+            return None
+        return 1e6 * self.hub.cpu_seconds / self.load.requests
 
     def to_json(self) -> dict[str, Any]:
         load = self.load
+        per_request = self.hub_cpu_us_per_request
         return {
             "scenario": self.scenario,
             "target": self.target.value,
@@ -44,9 +55,16 @@ class Point:
             "errors": dict(load.errors),
             "errors_total": load.total_errors,
             "hub_cpu_percent": None if self.hub is None else round(self.hub.cpu_percent, 1),
+            "hub_cpu_us_per_request": None if per_request is None else round(per_request, 1),
             "hub_peak_rss_mib": None if self.hub is None else round(self.hub.peak_rss_mib, 1),
             "upstream_cpu_percent": None if self.upstream is None else round(self.upstream.cpu_percent, 1),
             "upstream_requests": self.upstream_requests,
+            "other_load_percent": None
+            if self.other_load_percent is None
+            else {
+                "hub_cpu": round(self.other_load_percent[0], 1),
+                "load_cpu": round(self.other_load_percent[1], 1),
+            },
         }
 
 
@@ -111,6 +129,7 @@ class Report:
     scenarios: Sequence[Scenario]
     points: list[Point] = field(default_factory=list)
     hub_peak_rss_mib: float = 0.0  # the highest VmHWM of the hub processes, over the whole run
+    profiles: dict[str, tuple[int, list[Hotspot]]] = field(default_factory=dict)  # --profile: top functions
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def comparisons(self) -> list[Comparison]:
@@ -172,6 +191,10 @@ class Report:
             "hub_peak_rss_mib": round(self.hub_peak_rss_mib, 1),
             "errors_total": self.total_errors,
             "goals": [g.to_json() for g in self.goals()],
+            "profiles": {
+                point: {"samples": samples, "top": [asdict(h) for h in spots]}
+                for point, (samples, spots) in self.profiles.items()
+            },
         }
 
     def to_markdown(self) -> str:
@@ -185,7 +208,8 @@ class Report:
             "# Hub overhead benchmark",
             "",
             f"- command: `{self.command}`",
-            f"- started: {self.started}; hub commit {m['hub_commit']}",
+            f"- started: {self.started}; hub commit {m['hub_commit']}"
+            + (" plus uncommitted changes" if m.get("hub_tree_dirty") else ""),
             f"- machine: nproc {m['nproc']}, {m['cpu_model']}, Linux {m['kernel']}, Python {m['python']}",
             f"- load average: {m['loadavg_start']} at start, {m.get('loadavg_end', '-')} at end "
             "(the machine is shared: other work shows up here)",
@@ -195,22 +219,28 @@ class Report:
             f"- upstream: tests/support/fake_openai.py, mode ok, no delay, {s['chunks']} content chunks "
             "per stream",
             "- errors: responses with status >= 400 plus socket errors (connect, read, write, timeout)",
+            "- other load: busy time of each pinned CPU that was none of our processes (other tenants "
+            "of this shared machine, hypervisor steal); a high value means a contended, pessimistic point",
             "",
             "## Points",
             "",
             "| scenario | conc | target | req/s | p50 ms | p90 ms | p99 ms | errors | hub CPU % "
-            "| upstream CPU % | hub peak RSS MiB |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| hub CPU us/req | upstream CPU % | hub peak RSS MiB | other load % CPU0/CPU1 |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for p in self.points:
             lat = p.load.latency_ms
             hub_cpu = None if p.hub is None else p.hub.cpu_percent
             hub_rss = None if p.hub is None else p.hub.peak_rss_mib
             up_cpu = None if p.upstream is None else p.upstream.cpu_percent
+            other = (
+                "-" if p.other_load_percent is None else "/".join(f"{x:.0f}" for x in p.other_load_percent)
+            )
             lines.append(
                 f"| {p.scenario} | {p.concurrency} | {p.target.value} | {p.load.rps:,.0f} | {lat['p50']:.3f} "
                 f"| {lat['p90']:.3f} | {lat['p99']:.3f} | {p.load.total_errors} "
-                f"| {_opt(hub_cpu, '.0f')} | {_opt(up_cpu, '.0f')} | {_opt(hub_rss, '.1f')} |"
+                f"| {_opt(hub_cpu, '.0f')} | {_opt(p.hub_cpu_us_per_request, '.0f')} | {_opt(up_cpu, '.0f')} "
+                f"| {_opt(hub_rss, '.1f')} | {other} |"
             )
         comparisons = self.comparisons()
         if comparisons:
@@ -242,6 +272,10 @@ class Report:
             sign = "<=" if g.goal.at_most else ">="
             met = {True: "yes", False: "**NO**", None: "not measured"}[g.met]
             lines.append(f"| {g.goal.label} | {sign} {g.goal.limit:,g} | {_num(g.value)} | {met} |")
+        for point, (samples, spots) in self.profiles.items():
+            lines += ["", f"## Hub profile, {point} (py-spy, {samples} samples of the event loop)", ""]
+            lines += ["| own time % | function (with the C it calls) |", "|---:|---|"]
+            lines += [f"| {h.percent:.1f} | `{h.function}` |" for h in spots]
         return "\n".join(lines) + "\n"
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:
@@ -264,6 +298,7 @@ def _num(value: float | None) -> str:
 # --- machine facts -------------------------------------------------------------------------------
 
 
+_HUB_SOURCES = ("hub", "inference_backends", "connectors", "pyproject.toml")
 _PACKAGES = ("uvicorn", "uvloop", "httptools", "aiohttp", "orjson")
 
 
@@ -276,6 +311,7 @@ def machine_facts(root: Path, wrk_version: str) -> dict[str, Any]:
         "wrk": wrk_version,
         "packages": {name: _version(name) for name in _PACKAGES},
         "hub_commit": _git(root, "rev-parse", "--short", "HEAD"),
+        "hub_tree_dirty": bool(_git(root, "status", "--porcelain", "--", *_HUB_SOURCES)),
         "loadavg_start": _loadavg(),
     }
 

@@ -18,17 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.load import Wrk, WrkNotFound
+from bench.meters import CpuMeter, ProcessMeter, peak_rss_mib
+from bench.profile import Profiler, hotspots, py_spy
 from bench.report import Point, Report, finish_machine_facts, machine_facts
 from bench.scenarios import Scenario, Target, by_name
 from bench.servers import (
     HUB_CPU,
     LOAD_CPU,
     PROJECT_ROOT,
-    Meter,
     Server,
     can_pin,
     hub_config,
-    peak_rss_mib,
     start_hub,
     start_upstream,
 )
@@ -63,7 +63,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where latest.md/json go")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the hub during each hub point (perturbs the numbers)"
+    )
     args = parser.parse_args(argv)
+    args.py_spy = py_spy() if args.profile else None
+    if args.profile and args.py_spy is None:
+        parser.error("--profile needs py-spy: .venv/bin/pip install py-spy")
     if args.quick:
         args.duration, args.warmup = 1, 0
     if args.duration < 1 or args.warmup < 0 or args.repeat < 1:
@@ -109,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "hub_cpu": HUB_CPU if pin else None,
                 "load_cpu": LOAD_CPU if pin else None,
                 "load_generator": "wrk -t1",
+                "profiled": bool(args.profile),
             },
             scenarios=args.scenarios,
         )
@@ -176,27 +183,59 @@ class Bench:
         self, scenario: Scenario, target: Target, concurrency: int, upstream: Server, hub: Server | None
     ) -> Point:
         url = _base(target, upstream, hub) + scenario.path
+        profiler = None
+        if self.args.py_spy and hub is not None and target is Target.HUB:
+            # Over the warm-up and the first measured run: py-spy takes a moment to attach.
+            out = self.args.out / "profiles" / f"{scenario.name}-c{concurrency}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            seconds = self.args.warmup + self.args.duration
+            profiler = Profiler(self.args.py_spy, hub.pid, seconds, out, self.load_cpu)
         if self.args.warmup:
             self.wrk.run(url, scenario, concurrency, self.args.warmup)
         best: Point | None = None
         for _ in range(self.args.repeat):
-            upstream.post_json("/_reset", {})
-            hub_meter = Meter(hub.pid) if target is Target.HUB and hub is not None else None
-            with Meter(upstream.pid) as up_meter, hub_meter or contextlib.nullcontext():
-                load = self.wrk.run(url, scenario, concurrency, self.args.duration)
-            point = Point(
-                scenario=scenario.name,
-                target=target,
-                concurrency=concurrency,
-                load=load,
-                hub=hub_meter.usage if hub_meter else None,
-                upstream=up_meter.usage,
-                upstream_requests=int(upstream.get_json("/_stats")["requests"]),
-            )
+            point = self._measure(url, scenario, target, concurrency, upstream, hub)
+            if profiler is not None:
+                profiler.stop()
+                if profiler.out.exists():
+                    self.report.profiles[f"{scenario.name} c={concurrency}"] = hotspots(profiler.out)
+                profiler = None
             if best is None or point.load.rps > best.load.rps:
                 best = point
         assert best is not None
         return best
+
+    def _measure(
+        self,
+        url: str,
+        scenario: Scenario,
+        target: Target,
+        concurrency: int,
+        upstream: Server,
+        hub: Server | None,
+    ) -> Point:
+        upstream.post_json("/_reset", {})
+        up_meter = ProcessMeter(upstream.pid)
+        hub_meter = ProcessMeter(hub.pid) if hub is not None else None
+        cpu_meters: list[CpuMeter] = []
+        if self.hub_cpu is not None and self.load_cpu is not None:
+            cpu_meters.append(CpuMeter(self.hub_cpu, [hub_meter] if hub_meter else []))
+            cpu_meters.append(CpuMeter(self.load_cpu, [up_meter], include_self=True))
+        with contextlib.ExitStack() as stack:
+            for meter in (*cpu_meters, up_meter, hub_meter):  # process meters stop first
+                if meter is not None:
+                    stack.enter_context(meter)
+            load = self.wrk.run(url, scenario, concurrency, self.args.duration)
+        return Point(
+            scenario=scenario.name,
+            target=target,
+            concurrency=concurrency,
+            load=load,
+            hub=hub_meter.usage if hub_meter and target is Target.HUB else None,
+            upstream=up_meter.usage,
+            upstream_requests=int(upstream.get_json("/_stats")["requests"]),
+            other_load_percent=tuple(m.other_percent or 0.0 for m in cpu_meters) or None,
+        )
 
 
 def _base(target: Target, upstream: Server, hub: Server | None) -> str:
@@ -225,6 +264,8 @@ def check_answer(scenario: Scenario, base_url: str) -> None:
 def _progress(point: Point) -> None:
     lat = point.load.latency_ms
     hub = f" hub CPU {point.hub.cpu_percent:.0f}%" if point.hub else ""
+    if point.other_load_percent:
+        hub += " other load " + "/".join(f"{x:.0f}%" for x in point.other_load_percent)
     print(
         f"bench: {point.scenario:12} c={point.concurrency:<3} {point.target.value:6} "
         f"{point.load.rps:8,.0f} req/s  p50 {lat['p50']:7.3f} ms  p99 {lat['p99']:7.3f} ms  "

@@ -10,13 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -28,7 +25,6 @@ from tests.support.net import LOCALHOST, ChildExited, free_port, stop_process, w
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HUB_CPU = 0
 LOAD_CPU = 1
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def pinned(cmd: Sequence[str], cpu: int | None) -> list[str]:
@@ -131,74 +127,3 @@ def start_hub(workdir: Path, config: Mapping[str, Any], cpu: int | None, tag: st
     hub = [str(script)] if script.exists() else [sys.executable, "-m", "hub"]
     cmd = [*hub, "serve", "--config", str(config_path), "--host", LOCALHOST, "--port", "{port}"]
     return _start(f"hub-{tag}", pinned(cmd, cpu), "/healthz", workdir)
-
-
-# --- meters ------------------------------------------------------------------------------------
-
-
-def _status_kib(pid: int, key: str) -> int:
-    """A ``kB`` field of /proc/PID/status (VmRSS, VmHWM); 0 once the process is gone."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process (all its threads) so far."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime: fields 14 and 15
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM: the process's resident-set high-water mark since it started."""
-    return _status_kib(pid, "VmHWM") / 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    cpu_percent: float  # of one core, over the window
-    peak_rss_mib: float  # highest VmRSS sampled in the window
-
-
-class Meter:
-    """Samples a process's RSS every ``interval`` s in a thread and its CPU time at both ends."""
-
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
-        self._pid = pid
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._peak_kib = 0
-        self._started = 0.0
-        self._cpu0 = 0.0
-        self.usage: Usage | None = None
-
-    def _sample(self) -> None:
-        while True:
-            self._peak_kib = max(self._peak_kib, _status_kib(self._pid, "VmRSS"))
-            if self._stop.wait(self._interval):
-                return
-
-    def __enter__(self) -> Meter:
-        self._started = time.monotonic()
-        self._cpu0 = cpu_seconds(self._pid)
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        cpu = cpu_seconds(self._pid) - self._cpu0
-        wall = time.monotonic() - self._started
-        self._stop.set()
-        self._thread.join()
-        self.usage = Usage(100 * cpu / wall if wall > 0 else 0.0, self._peak_kib / 1024)
