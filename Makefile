@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 OUR_PACKAGES := hub inference_backends connectors
 
-.PHONY: install run test lint typecheck services bench clean
+.PHONY: install run test lint typecheck services bench clean node-tools conformance
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ test: install services lint typecheck
 bench: install
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m bench.run $(ARGS)
+
+# Node 22 and the MCP conformance suite and Inspector, as npm packages pinned by
+# tests/conformance/package-lock.json, installed by `npm ci` into the git-ignored .tools/.
+node-tools: install
+	$(BIN)/python -m tests.conformance.node_tools
+
+# The official MCP conformance suite against a hub it starts on a free port (docs/mcp.md).
+conformance: node-tools
+	$(BIN)/python -m tests.conformance.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from hub.api.asgi import Receive, Scope, Send
 from hub.api.openai import OpenAIFrontDoor
-from hub.api.server import HubApp
+from hub.api.server import HubApp, Lifespan, Mount
 from hub.pipeline import Stage, compose
 from hub.registry import BackendFactory, Registry, build_registry
 from hub.routing.health import HealthChecker
@@ -43,7 +43,23 @@ def build_app(
     openai = OpenAIFrontDoor(
         registry, pipeline, settings.server.max_body_bytes, settings.server.request_timeout
     )
-    return HubApp(settings, registry, openai, HealthChecker(registry))
+    mounts: list[Mount] = []
+    lifespans: list[Lifespan] = []
+    if settings.mcp.enabled:
+        from hub.api.mcp import MCPFrontDoor  # the MCP SDK loads only when the door is on
+
+        mcp = MCPFrontDoor(registry, pipeline, settings)
+        mounts.append(Mount(settings.mcp.path, mcp.http))
+        lifespans.append(mcp.http.lifespan)
+    if settings.a2a.enabled:
+        from hub.api.a2a import build_a2a  # the SDK, protobuf and SQLAlchemy load only when used
+        from hub.store import Store
+
+        store = Store(settings.store)
+        a2a = build_a2a(settings, registry, pipeline, store)
+        mounts += a2a.mounts
+        lifespans += [store.lifespan, a2a.lifespan]  # the store first, so it closes after the door
+    return HubApp(settings, registry, openai, HealthChecker(registry), mounts, lifespans)
 
 
 __all__ = ["Receive", "Scope", "Send", "build_app"]

@@ -65,6 +65,9 @@ def run_hub(
         args += ["--config", str(path)]
     log_path = tmp_path / f"hub-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    if config is None or "store" not in config:
+        # Each hub gets its own database in the test's folder unless the test shares one on purpose.
+        full_env["HUB_STORE__URL"] = f"sqlite+aiosqlite:///{tmp_path / f'hub-{port}.db'}"
     full_env.update(env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=full_env)

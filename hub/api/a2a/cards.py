@@ -1,0 +1,99 @@
+"""Agent cards: Hub as a router agent whose skills are the pool's models, and one agent per model.
+
+Where things live (``base`` is ``a2a.public_url``, else ``http://{server.host}:{server.port}``):
+
+    Hub (router)   card  {base}/.well-known/agent-card.json     interface  {base}/a2a/
+    model M        card  {base}/agents/M/.well-known/agent-card.json   interface  {base}/agents/M/
+
+Each interface URL serves JSON-RPC (POST to the URL itself) and HTTP+JSON (``/message:send``,
+``/tasks/...`` under it), for protocol 1.0 and, through the SDK's compatibility layer, 0.3 (which is
+why the cards list both: a 0.3 client reads the legacy ``url``/``preferredTransport`` fields that the
+SDK derives from the 0.3 entries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentProvider, AgentSkill
+from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
+
+import hub
+from hub.api.a2a import parts
+from hub.api.a2a.context import MODEL_KEY
+from hub.registry import ModelEntry, Registry
+
+ROUTER_PATH = "/a2a"
+AGENTS_PATH = "/agents"
+CARD_PATH = "/.well-known/agent-card.json"
+
+_BINDINGS = (TransportProtocol.JSONRPC.value, TransportProtocol.HTTP_JSON.value)
+
+
+def router_url(base: str) -> str:
+    return f"{base}{ROUTER_PATH}/"
+
+
+def agent_url(base: str, model: str) -> str:
+    return f"{base}{AGENTS_PATH}/{quote(model, safe='/:')}/"
+
+
+def interfaces(url: str) -> list[AgentInterface]:
+    """JSON-RPC first (the SDK client's default), each for 1.0 and then for 0.3."""
+    return [
+        AgentInterface(url=url, protocol_binding=binding, protocol_version=version)
+        for version in (PROTOCOL_VERSION_1_0, PROTOCOL_VERSION_0_3)
+        for binding in _BINDINGS
+    ]
+
+
+def skill(entry: ModelEntry) -> AgentSkill:
+    task = entry.settings.task
+    about = parts.schema(task).describe(entry.name, entry.settings.description)
+    return AgentSkill(
+        id=entry.name,
+        name=entry.name,
+        description=f"{about} {parts.arguments_help(task)}",
+        tags=[task.value, entry.settings.backend],
+        examples=parts.examples(task),
+        input_modes=parts.input_modes(task),
+        output_modes=parts.output_modes(task),
+    )
+
+
+def router_card(registry: Registry, base: str, push: bool) -> AgentCard:
+    entries = list(registry)
+    description = (
+        "Hub routes each message to one model of its pool. Name the model in the message metadata "
+        f"key '{MODEL_KEY}' (a skill id below); each model is also an agent of its own at "
+        f"{base}{AGENTS_PATH}/<model>/."
+    )
+    return _card("Hub", description, router_url(base), entries, base, push)
+
+
+def model_card(entry: ModelEntry, base: str, push: bool) -> AgentCard:
+    description = parts.schema(entry.settings.task).describe(entry.name, entry.settings.description)
+    return _card(entry.name, description, agent_url(base, entry.name), [entry], base, push)
+
+
+def _card(
+    name: str, description: str, url: str, entries: list[ModelEntry], base: str, push: bool
+) -> AgentCard:
+    skills = [skill(entry) for entry in entries]
+    return AgentCard(
+        name=name,
+        description=description,
+        version=hub.__version__,
+        provider=AgentProvider(organization="Hub", url=base),
+        supported_interfaces=interfaces(url),
+        capabilities=AgentCapabilities(streaming=True, push_notifications=push, extended_agent_card=False),
+        default_input_modes=_union(s.input_modes for s in skills),
+        default_output_modes=_union(s.output_modes for s in skills),
+        skills=skills,
+    )
+
+
+def _union(groups: Iterable[Iterable[str]]) -> list[str]:
+    """Every mode once, in first-seen order."""
+    return list(dict.fromkeys(mode for group in groups for mode in group))

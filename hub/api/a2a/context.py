@@ -1,0 +1,143 @@
+"""Reading an A2A request: which agent it reached, and the ``Call`` its message becomes.
+
+The SDK builds two contexts per request. The server call context (one per HTTP request) is where the
+door notes which agent the request reached (the router, or one model's agent) and whether the client
+asked for a stream. The request context (one per message) is built by ``CallBuilder`` before the SDK
+creates any task: the message is turned into a ``Call`` there, so a message the hub cannot serve
+(unknown model, missing field, a part the model cannot take) is refused with the binding's own error
+and leaves no task behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from a2a.server.agent_execution import RequestContext, RequestContextBuilder
+from a2a.server.context import ServerCallContext
+from a2a.server.routes import DefaultServerCallContextBuilder
+from a2a.types.a2a_pb2 import Message, SendMessageRequest, Task
+from starlette.requests import Request
+
+from hub.api.a2a import parts
+from hub.api.a2a.errors import request_error
+from hub.call import Call
+from hub.errors import BadRequest, HubError
+from hub.registry import Registry
+from hub.tasks import OPERATIONS, validate_request
+
+# The message (or request) metadata key that names the model the router agent should use.
+MODEL_KEY = "hub.model"
+
+_AGENT = "hub.agent"  # state key: the model of a per-model agent; None for the router agent
+_STREAMING = "hub.streaming"  # state key: the HTTP+JSON request asked for an event stream
+_STREAM_METHODS = frozenset({"SendStreamingMessage", "message/stream"})  # JSON-RPC 1.0 and 0.3
+
+
+class AgentContextBuilder(DefaultServerCallContextBuilder):
+    """Marks each request with the agent it reached: ``model`` for ``/agents/{model}/``, None for Hub."""
+
+    def __init__(self, model: str | None) -> None:
+        self._model = model
+
+    def build(self, request: Request) -> ServerCallContext:
+        context = super().build(request)
+        context.state[_AGENT] = self._model
+        # The HTTP+JSON binding says "stream" in the path; JSON-RPC says it in the method name,
+        # which the dispatcher records in the state after this builder has run.
+        context.state[_STREAMING] = str(request.scope["path"]).endswith(":stream")
+        return context
+
+
+class HubRequestContext(RequestContext):
+    """The SDK's request context plus the ``Call`` the message became."""
+
+    call: Call
+
+
+class CallBuilder(RequestContextBuilder):
+    """Turns each incoming message into the ``Call`` the executor will run."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        default_model: str | None,
+        request_timeout: float,
+        new_task: Callable[[str], None] = lambda task_id: None,
+    ) -> None:
+        self._registry = registry
+        self._default_model = default_model
+        self._timeout = request_timeout
+        self._new_task = new_task  # told each task id generated here (no store can hold it yet)
+
+    async def build(
+        self,
+        context: ServerCallContext,
+        params: SendMessageRequest | None = None,
+        task_id: str | None = None,
+        context_id: str | None = None,
+        task: Task | None = None,
+    ) -> RequestContext:
+        request = HubRequestContext(
+            call_context=context, request=params, task_id=task_id, context_id=context_id, task=task
+        )
+        if params is not None:
+            try:
+                request.call = self._call(context, params)
+            except HubError as error:
+                raise request_error(error) from None
+            if task_id is None and request.task_id:
+                self._new_task(request.task_id)
+        return request
+
+    def _call(self, context: ServerCallContext, params: SendMessageRequest) -> Call:
+        model = self._model(context.state.get(_AGENT), params)
+        entry = self._registry.get(model)
+        operation = entry.settings.task
+        # The backend streams when someone can watch the task grow: a stream, or a task handed back
+        # at once (returnImmediately) that the caller may poll or subscribe to.
+        watched = _wants_stream(context) or params.configuration.return_immediately
+        streaming = watched and OPERATIONS[operation].streams
+        accepted = list(params.configuration.accepted_output_modes)
+        payload = parts.payload(operation, model, params.message, accepted, streaming)
+        validate_request(OPERATIONS[operation], payload)
+        headers: Mapping[str, str] = context.state.get("headers") or {}
+        return Call(
+            frontdoor="a2a",
+            operation=operation,
+            model=model,
+            payload=payload,
+            stream=streaming,
+            deadline=time.monotonic() + self._timeout,
+            headers=dict(headers),
+        )
+
+    def _model(self, agent: str | None, params: SendMessageRequest) -> str:
+        named = _named_model(params.message) or _named_model(params)
+        if agent is not None:
+            if named is not None and named != agent:
+                raise BadRequest(
+                    f"This agent serves the model '{agent}'; the metadata names '{named}'", param=MODEL_KEY
+                )
+            return agent
+        model = named or self._default_model
+        if model is None:
+            names = ", ".join(entry.name for entry in self._registry)
+            raise BadRequest(
+                f"Name the model in the message metadata key '{MODEL_KEY}' (one of: {names})",
+                param=MODEL_KEY,
+            )
+        return model
+
+
+def _named_model(holder: Message | SendMessageRequest) -> str | None:
+    value = holder.metadata.fields.get(MODEL_KEY)
+    if value is None:
+        return None
+    if value.WhichOneof("kind") != "string_value" or not value.string_value:
+        raise BadRequest(f"Metadata '{MODEL_KEY}' must be a model name (a string)", param=MODEL_KEY)
+    return str(value.string_value)
+
+
+def _wants_stream(context: ServerCallContext) -> bool:
+    return bool(context.state.get(_STREAMING)) or context.state.get("method") in _STREAM_METHODS

@@ -1,0 +1,185 @@
+"""Running a message's ``Call`` through the pipeline and reporting it as an A2A task.
+
+Two ways, one set of rules (the answer is one artifact; the final status carries the model, the
+finish reason and the usage in its metadata; a ``HubError`` ends the task as ``errors.task_outcome``
+says, with the error's own message):
+
+* ``finish`` runs a call to the end and returns the finished Task: the direct path of a blocking
+  ``SendMessage`` (see ``handler``), where the caller only sees the task when it is done.
+* ``HubAgentExecutor`` is the SDK's executor, for everything else (streams, ``returnImmediately``):
+  the Task (working, with the caller's message) first, as the SDK requires before any update, so the
+  caller can follow, cancel or resubscribe; then the artifact (a streamed chat answer grows by one
+  ``append`` update per backend chunk, while the backend streams); then the terminal status.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import Any
+
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.tasks import TaskUpdater
+from a2a.types.a2a_pb2 import Artifact, Message, Part, Role, Task, TaskState, TaskStatus
+
+from hub.api.a2a import parts
+from hub.api.a2a.context import HubRequestContext
+from hub.api.a2a.errors import task_outcome
+from hub.call import Call, Chunk, Result
+from hub.errors import HubError
+from hub.pipeline import Next
+from hub.schemas import TextStream
+
+log = logging.getLogger("hub.a2a")
+
+ARTIFACT_NAME = "answer"
+
+
+class HubAgentExecutor(AgentExecutor):
+    """One executor for every agent: the ``Call`` built from the message says which model runs.
+
+    Contract (the SDK's): ``execute`` runs once per message, as its own asyncio task; cancelling the
+    task (CancelTask) cancels it wherever it waits, which closes the backend stream or request and
+    frees the replica. ``cancel`` only reports the CANCELED state; the SDK then cancels ``execute``.
+    """
+
+    def __init__(self, pipeline: Next) -> None:
+        self._pipeline = pipeline
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        assert isinstance(context, HubRequestContext) and context.task_id and context.context_id
+        task = new_task(context.task_id, context.context_id, context.message)
+        await self._as_it_goes(context.call, task, event_queue)
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        assert context.task_id and context.context_id
+        updater = TaskUpdater(event_queue, context.task_id, context.context_id)
+        await updater.cancel(_agent_text(context.task_id, context.context_id, "Canceled by the caller"))
+
+    async def _as_it_goes(self, call: Call, task: Task, queue: EventQueue) -> None:
+        # The Task must be in the queue before any status or artifact event (the SDK's rule).
+        await queue.enqueue_event(task)
+        updater = TaskUpdater(queue, task.id, task.context_id)
+        try:
+            result = await self._pipeline(call)
+            if result.chunks is not None:
+                structured = await _relay(call, result.chunks, updater)
+            else:
+                structured = _unary(call, result)
+                await updater.add_artifact([parts.answer(call.operation, structured)], name=ARTIFACT_NAME)
+        except HubError as error:
+            state, message, metadata = _failure(call, task, error)
+            await updater.update_status(state, message=message, metadata=metadata)
+            return
+        except Exception:
+            # The door's one catch-all: a bug fails one task with a generic message, never a trace.
+            log.exception("a2a task %s for %s failed", task.id, call.model)
+            await updater.failed(_internal(task))
+            return
+        await updater.update_status(
+            TaskState.TASK_STATE_COMPLETED, metadata=_final_metadata(call, structured)
+        )
+
+
+async def finish(pipeline: Next, call: Call, task: Task) -> Task:
+    """Run ``call`` and return ``task`` finished: its answer, or its failure."""
+    try:
+        structured = _unary(call, await pipeline(call))
+    except HubError as error:
+        _end(task, *_failure(call, task, error))
+    except Exception:
+        log.exception("a2a task %s for %s failed", task.id, call.model)
+        _end(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
+    else:
+        artifact = Artifact(artifact_id=str(uuid.uuid4()), name=ARTIFACT_NAME)
+        artifact.parts.append(parts.answer(call.operation, structured))
+        task.artifacts.append(artifact)
+        _end(task, TaskState.TASK_STATE_COMPLETED, None, _final_metadata(call, structured))
+    return task
+
+
+async def _relay(call: Call, chunks: AsyncGenerator[Chunk, None], updater: TaskUpdater) -> dict[str, Any]:
+    """Each backend chunk's text becomes one artifact update as soon as it arrives."""
+    artifact_id = str(uuid.uuid4())
+    text = TextStream(call.operation)
+    started = False
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            delta = text.feed(chunk)
+            if not delta:
+                continue
+            await updater.add_artifact(
+                [Part(text=delta)], artifact_id=artifact_id, name=ARTIFACT_NAME, append=started
+            )
+            started = True
+    if not started:  # an empty answer is still an answer: one empty text part
+        await updater.add_artifact([Part(text="")], artifact_id=artifact_id, name=ARTIFACT_NAME)
+    await updater.add_artifact([], artifact_id=artifact_id, append=True, last_chunk=True)
+    return text.output()
+
+
+def _unary(call: Call, result: Result) -> dict[str, Any]:
+    body = result.body if result.body is not None else parts.parse_body(result.raw or b"")
+    structured = parts.schema(call.operation).output(body)
+    if "usage" not in structured and result.usage is not None:
+        usage = result.usage
+        structured["usage"] = {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        }
+    return structured
+
+
+def _failure(call: Call, task: Task, error: HubError) -> tuple[TaskState, Message, dict[str, Any]]:
+    outcome = task_outcome(error)
+    log.info("a2a task %s for %s ended %s: %s", task.id, call.model, TaskState.Name(outcome.state), error)
+    return outcome.state, _agent_text(task.id, task.context_id, outcome.message), outcome.metadata
+
+
+def new_task(task_id: str, context_id: str, message: Message | None) -> Task:
+    """A task that is being worked on, with the caller's message as its history."""
+    task = Task(id=task_id, context_id=context_id, status=_status(TaskState.TASK_STATE_WORKING))
+    if message is not None:
+        task.history.append(message)
+    return task
+
+
+def _end(task: Task, state: TaskState, message: Message | None, metadata: dict[str, Any]) -> None:
+    task.status.CopyFrom(_status(state))
+    if message is not None:
+        task.status.message.CopyFrom(message)
+    if metadata:
+        task.metadata.update(metadata)
+
+
+def _status(state: TaskState) -> TaskStatus:
+    status = TaskStatus(state=state)
+    status.timestamp.FromDatetime(datetime.now(UTC))
+    return status
+
+
+def _agent_text(task_id: str, context_id: str, text: str) -> Message:
+    return Message(
+        message_id=str(uuid.uuid4()),
+        task_id=task_id,
+        context_id=context_id,
+        role=Role.ROLE_AGENT,
+        parts=[Part(text=text)],
+    )
+
+
+def _internal(task: Task) -> Message:
+    return _agent_text(task.id, task.context_id, "Internal error")
+
+
+def _final_metadata(call: Call, structured: dict[str, Any]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"model": call.model}
+    for key in ("finish_reason", "usage"):
+        if structured.get(key) is not None:
+            metadata[key] = structured[key]
+    return metadata

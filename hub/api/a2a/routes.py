@@ -1,0 +1,152 @@
+"""The A2A door's ASGI apps: the SDK's Starlette routes for each agent, behind a binding-aware guard.
+
+* ``agent_app`` serves one agent: its card, JSON-RPC at its interface URL (with and without the
+  trailing slash: a Starlette redirect would lose the POST body) and HTTP+JSON under it, each with
+  the SDK's 0.3 compatibility mode on, so a request without an ``A2A-Version`` header is served as
+  0.3 instead of refused.
+* ``BindingGuard`` checks what the SDK leaves open: the body's Content-Type and size. Its refusals
+  have the shape of the binding the path belongs to (a JSON-RPC error object, or an HTTP+JSON error).
+* ``AgentsApp`` finds the model in ``/agents/{model}/...`` (names may contain ``/``: the longest
+  matching name wins) and hands the request to that model's agent app, mounted at that prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from a2a.server.request_handlers import RequestHandler, build_error_response
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
+from a2a.types.a2a_pb2 import AgentCard
+from a2a.utils.error_handlers import build_rest_error_payload
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH
+from hub.api.a2a.context import AgentContextBuilder
+from hub.api.a2a.errors import request_error
+from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, read_body, require_json, send_json
+from hub.errors import HubError
+
+
+def agent_app(
+    handler: RequestHandler, card: AgentCard, model: str | None, rpc_path: str, card_max_age: int
+) -> Starlette:
+    """One agent's routes; ``rpc_path`` is its interface path ("/" when mounted at its own prefix)."""
+    context = AgentContextBuilder(model)
+    prefix = rpc_path.rstrip("/")
+    (rpc,) = create_jsonrpc_routes(handler, rpc_path, context_builder=context, enable_v0_3_compat=True)
+    assert isinstance(rpc, Route)
+    routes: list[BaseRoute] = [
+        *create_agent_card_routes(card, card_url=CARD_PATH, cache_control=f"public, max-age={card_max_age}"),
+        rpc,
+    ]
+    if prefix:  # the other spelling of the interface URL, served by the same endpoint
+        routes.append(Route(prefix + "/", rpc.endpoint, methods=["POST"]))
+    routes += create_rest_routes(
+        handler, context_builder=context, enable_v0_3_compat=True, path_prefix=prefix
+    )
+    return Starlette(routes=routes, exception_handlers={404: _no_route, 405: _no_route})
+
+
+async def _no_route(request: Request, error: Exception) -> Response:
+    """An unknown path or method under an agent, in the HTTP+JSON binding's error shape."""
+    assert isinstance(error, HTTPException)
+    status = "NOT_FOUND" if error.status_code == 404 else "UNIMPLEMENTED"
+    message = f"No route for {request.method} {request.url.path}"
+    headers = error.headers
+    return JSONResponse(
+        {"error": {"code": error.status_code, "status": status, "message": message}},
+        error.status_code,
+        headers,
+    )
+
+
+def jsonrpc_paths(rpc_path: str) -> frozenset[str]:
+    prefix = rpc_path.rstrip("/")
+    return frozenset({prefix or "/", prefix + "/"})
+
+
+class BindingGuard:
+    """Refuses a POST whose body is not JSON or is too large, in the binding's own error shape."""
+
+    def __init__(self, app: ASGIApp, jsonrpc: Collection[str], max_body_bytes: int) -> None:
+        self._app = app
+        self._jsonrpc = frozenset(jsonrpc)
+        self._max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        try:
+            require_json(scope)
+            body = await read_body(scope, receive, self._max_body)
+        except HubError as error:
+            await send_binding_error(send, error, jsonrpc=_route_path(scope) in self._jsonrpc)
+            return
+        await self._app(scope, _replay(body, receive), send)
+
+
+async def send_binding_error(send: Send, error: HubError, *, jsonrpc: bool) -> None:
+    """A refusal made before the SDK saw the request, shaped like the SDK's own errors."""
+    a2a = request_error(error)
+    payload: dict[str, Any]
+    if jsonrpc:
+        payload = build_error_response(None, a2a)
+    else:
+        payload = build_rest_error_payload(a2a)
+        payload["error"]["code"] = error.http_status
+    await send_json(send, error.http_status, payload)
+
+
+class AgentsApp:
+    """``/agents/{model}/...``: each model's agent app, mounted at its own prefix."""
+
+    def __init__(self, apps: Mapping[str, ASGIApp]) -> None:
+        self._apps = dict(apps)
+        self._names = sorted(self._apps, key=len, reverse=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root = scope.get("root_path", "") + AGENTS_PATH + "/"
+        rest = _route_path(scope)[len(AGENTS_PATH) + 1 :]
+        model = next((n for n in self._names if rest == n or rest.startswith(n + "/")), None)
+        if model is None:
+            await self._not_found(send, rest.split("/", 1)[0])
+            return
+        child = dict(scope)
+        child["root_path"] = root + model
+        if rest == model:  # "/agents/m" is the interface URL too: route it as "/agents/m/"
+            child["path"] = scope["path"] + "/"
+            child["raw_path"] = scope.get("raw_path", scope["path"].encode()) + b"/"
+        await self._apps[model](child, receive, send)
+
+    @staticmethod
+    async def _not_found(send: Send, name: str) -> None:
+        message = f"No agent named '{name}'; the agents are listed as skills at {CARD_PATH}"
+        body = {"error": {"code": 404, "status": "NOT_FOUND", "message": message}}
+        await send_json(send, 404, body)
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for an app downstream of a guard that already read the body: the body once, then
+    the real channel (so the app still hears the client disconnect)."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,108 @@
+"""``tools/call``: tool arguments -> ``Call`` -> the pipeline -> a tool result.
+
+The front door only translates: checking arguments against the task's schema, building the protocol-
+neutral ``Call`` and shaping the answer. Everything else (identity, limits, routing, usage) is the
+pipeline's, exactly as for an HTTP call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
+
+from mcp.server.context import ServerRequestContext
+from mcp.server.session import ServerSession
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
+from mcp_types import CallToolRequestParams
+
+from hub.api.mcp.errors import tool_error
+from hub.api.mcp.tools import Toolbox, ToolEntry
+from hub.call import Call, Chunk
+from hub.errors import BackendError, HubError
+from hub.pipeline import Next
+from hub.schemas import Json, TextStream
+from hub.tasks import OPERATIONS
+
+
+def _success(tool: ToolEntry, structured: Json) -> Json:
+    return {
+        "content": [{"type": "text", "text": tool.schema.text(structured)}],
+        "structuredContent": structured,
+        "isError": False,
+        "resultType": "complete",
+    }
+
+
+def _headers(ctx: ServerRequestContext[Any, Any]) -> Mapping[str, str]:
+    """The HTTP request's headers, for the stages that will need them (identity); none over stdio."""
+    scope = getattr(ctx.request, "scope", None)
+    if scope is None:
+        return {}
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _relay(chunks: AsyncGenerator[Chunk, None], stream: TextStream, session: ServerSession) -> Json:
+    """Forward each piece of text as a progress notification while folding the stream into a result.
+
+    The stream is always closed here, however the call ends: a cancelled call (``notifications/cancelled``
+    or, at 2026-07-28, a closed response stream) closes it, which cancels the backend request and lets
+    the stages that wrap the stream settle their accounting.
+    """
+    pieces = 0
+    try:
+        async for chunk in chunks:
+            text = stream.feed(chunk)
+            if text:
+                pieces += 1
+                await session.report_progress(pieces, None, text)
+    finally:
+        await chunks.aclose()
+    return stream.output()
+
+
+class ToolCalls:
+    """The ``tools/call`` handler. ``streaming`` is False where progress cannot reach an HTTP client
+    (JSON responses), so a progress token then does not turn the call into a stream."""
+
+    def __init__(self, toolbox: Toolbox, pipeline: Next, request_timeout: float, streaming: bool) -> None:
+        self._toolbox = toolbox
+        self._pipeline = pipeline
+        self._timeout = request_timeout
+        self._streaming = streaming
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> Json:
+        tool = self._toolbox.get(params.name)
+        try:
+            structured = await self._run(tool, params.arguments or {}, ctx)
+        except HubError as error:
+            return tool_error(error)
+        return _success(tool, structured)
+
+    async def _run(
+        self, tool: ToolEntry, arguments: Mapping[str, Any], ctx: ServerRequestContext[Any, Any]
+    ) -> Json:
+        schema = tool.schema
+        payload = schema.payload(tool.model, arguments)
+        stream = (
+            (self._streaming or ctx.request is None)  # no HTTP request: stdio, where notifications flow
+            and OPERATIONS[schema.operation].streams
+            and progress_token_from_params(ctx.params) is not None
+        )
+        if stream:
+            payload |= {"stream": True, "stream_options": {"include_usage": True}}
+        call = Call(
+            frontdoor="mcp",
+            operation=schema.operation,
+            model=tool.model,
+            payload=payload,
+            stream=stream,
+            deadline=time.monotonic() + self._timeout,
+            headers=_headers(ctx),
+        )
+        result = await self._pipeline(call)
+        if result.chunks is not None:
+            return await _relay(result.chunks, TextStream(schema.operation), ctx.session)
+        if result.body is None:
+            raise BackendError(f"Model '{tool.model}' gave no answer")
+        return schema.output(result.body)
