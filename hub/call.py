@@ -44,11 +44,33 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is calling, as the identity stage established it. ``ANONYMOUS`` where access is open.
+
+    ``subject`` is stable per caller (an API key's id, a token's ``sub``), never a secret. ``models``
+    holds glob patterns of the targets this caller may use (empty: no restriction of its own).
+    """
+
+    subject: str
+    team: str | None = None
+    kind: str = "anonymous"  # "api_key" | "jwt" | "anonymous"
+    scopes: frozenset[str] = frozenset()
+    models: tuple[str, ...] = ()
+    key_id: str | None = None
+
+
+ANONYMOUS = Identity(subject="anonymous")
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """One request to one model, whatever door it came through.
 
     ``payload`` is the request body as parsed JSON; stages must not mutate it (backends copy before
-    rewriting the model name). ``deadline`` is absolute, in ``time.monotonic()`` seconds.
+    rewriting the model name). ``deadline`` is absolute, in ``time.monotonic()`` seconds. ``headers``
+    are the inbound request's (lower-case names; empty over stdio): the identity stage reads
+    credentials there, and nothing from them is ever forwarded to a backend. Stages that learn
+    something new about the call pass on ``dataclasses.replace(call, ...)``.
     """
 
     frontdoor: str
@@ -58,6 +80,7 @@ class Call:
     stream: bool = False
     deadline: float | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    identity: Identity = ANONYMOUS
 
 
 @dataclass(frozen=True, slots=True)

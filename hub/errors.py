@@ -82,8 +82,19 @@ class UnsupportedMediaType(ClientError):
 
 
 class RateLimited(ClientError):
+    """A limit or budget refused the call. ``retry_after`` is in seconds; ``headers`` are the
+    ``x-ratelimit-*`` values of the limit that refused, for the HTTP door to send."""
+
     status = 429
     type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers: Mapping[str, str] = headers or {}
 
 
 class BackendRejected(ClientError):

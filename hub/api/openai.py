@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
@@ -16,7 +17,7 @@ import orjson
 
 from hub.api.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, require_json, send_bytes, send_json
 from hub.call import Call, Chunk
-from hub.errors import BackendRejected, BadRequest, HubError
+from hub.errors import BackendRejected, BadRequest, HubError, RateLimited
 from hub.pipeline import Next
 from hub.registry import Registry
 from hub.tasks import OPERATIONS, OperationSpec, validate_request
@@ -43,7 +44,22 @@ def error_body(error: HubError) -> dict[str, Any]:
 
 
 async def send_error(send: Send, error: HubError) -> None:
-    await send_json(send, error.http_status, error_body(error))
+    headers = error_headers(error)
+    if headers:
+        body = orjson.dumps(error_body(error))
+        await send_bytes(send, error.http_status, body, (*JSON_HEADERS, *headers))
+    else:
+        await send_json(send, error.http_status, error_body(error))
+
+
+def error_headers(error: HubError) -> list[tuple[bytes, bytes]]:
+    """Headers an error owes the caller: ``Retry-After`` and ``x-ratelimit-*`` on a 429."""
+    if not isinstance(error, RateLimited):
+        return []
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
+    if error.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
+    return headers
 
 
 class OpenAIFrontDoor:
