@@ -1,0 +1,76 @@
+"""Coalescing: what many tasks ask for in one turn of the event loop goes to Redis as one command.
+
+A redis-py command costs the hub about 100 us of CPU however small it is, and that is CPU every
+call pays. Decisions submitted while the loop is busy with other tasks wait only until the end of
+the current turn (no timer: a lone decision is sent on the very next turn), then travel together
+in one EVALSHA whose script takes them one after another. Each decision stays atomic and exact
+(Redis runs the whole script alone); under load the hub spends a fraction of the CPU per decision.
+Envoy's rate limit service pipelines its Redis calls for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Send = Callable[[Sequence[T]], Awaitable[Sequence[R]]]
+Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[Any]"]
+
+
+class Coalescer(Generic[T, R]):
+    """Batches ``submit``ted items into calls of ``send`` (at most ``max_batch`` items each).
+
+    ``send`` returns one result per item, in order, or raises; the exception goes to every item of
+    the batch. The futures are never cancelled by this class: a caller that stops waiting shields
+    its future and still learns the outcome (to undo what it no longer wants). ``spawn`` runs a
+    batch as a task its owner tracks, so that closing the owner can wait for batches in flight.
+    """
+
+    def __init__(self, send: Send[T, R], spawn: Spawn, *, max_batch: int = 64) -> None:
+        self._send = send
+        self._spawn = spawn
+        self._max_batch = max_batch
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._scheduled = False
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def submit(self, item: T) -> asyncio.Future[R]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._pending.append((item, future))
+        if len(self._pending) >= self._max_batch:
+            self.flush()
+        elif not self._scheduled:
+            # call_soon runs after every callback already due in this turn: all of their
+            # submissions are in by then.
+            loop.call_soon(self.flush)
+            self._scheduled = True
+        return future
+
+    def flush(self) -> None:
+        """Send what is pending now (also called by the loop at the end of the turn)."""
+        self._scheduled = False
+        while self._pending:
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            self._spawn(self._run(batch))
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._send([item for item, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # not handled here: handed to every waiter of the batch
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)

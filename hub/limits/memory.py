@@ -1,0 +1,222 @@
+"""The in-process store: the embedded default, and the local fallback of the resilient store.
+
+Algorithm: a sliding-window log per requests/tokens limit (a deque of (time, amount) entries and
+their running total). It is exact: at no moment does a window of ``window`` seconds hold more than
+``limit``, unlike fixed windows (2x at a boundary) or GCRA (a full burst plus the steady rate). Each
+entry is appended once and purged once, so a decision is O(1) amortised per limit; memory is
+bounded by the entries inside one window (at most ``limit`` for requests) plus idle counters that
+are swept as their windows run out. Concurrency is a counter per limit.
+
+Atomicity comes from the event loop: ``admit`` and ``release`` never await, so a decision cannot
+interleave with another. Not thread-safe: use it from the loop that built it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from hub.limits.base import Admission, Clock, Decision, LimitStatus, reservation
+from hub.limits.spec import Kind, LimitSpec
+
+# Retry-after of a refused call walks at most this many entries (then reports a lower bound), so a
+# flood of refusals costs O(1) each however large the window's log is.
+_RETRY_SCAN = 256
+# Idle counters swept per decision: enough to outpace creation, small enough to stay O(1).
+_SWEEP_PER_DECISION = 4
+
+
+@dataclass(slots=True)
+class _Entry:
+    at: float
+    amount: int
+
+
+@dataclass(slots=True)
+class _Log:
+    """One requests/tokens limit's sliding window."""
+
+    window: float
+    entries: deque[_Entry] = field(default_factory=deque)
+    total: int = 0
+
+    def used(self, now: float) -> int:
+        horizon = now - self.window
+        while self.entries and self.entries[0].at <= horizon:
+            self.total -= self.entries.popleft().amount
+        return self.total
+
+    def add(self, now: float, amount: int) -> _Entry:
+        entry = _Entry(now, amount)
+        self.entries.append(entry)
+        self.total += amount
+        return entry
+
+    def counts(self, entry: _Entry, now: float) -> bool:
+        """Is ``entry`` still inside the window (and so still in ``entries``)?"""
+        return entry.at > now - self.window
+
+    def reset(self, now: float) -> float:
+        return self.entries[-1].at + self.window - now if self.entries else 0.0
+
+    def retry_after(self, need: int, now: float) -> float:
+        """Seconds until ``need`` of the counted amount has left the window."""
+        freed = 0
+        entry = None
+        for entry in itertools.islice(self.entries, _RETRY_SCAN):
+            freed += entry.amount
+            if freed >= need:
+                break
+        if entry is None:
+            return self.window
+        return max(entry.at + self.window - now, 0.0)
+
+    def idle(self, now: float) -> bool:
+        return not self.entries or self.entries[-1].at <= now - self.window
+
+
+@dataclass(slots=True)
+class _Held:
+    """What an admission holds here, so that ``release`` can settle and free exactly that."""
+
+    admission: Admission
+    entries: list[tuple[LimitSpec, _Entry]]
+    slots: list[str]
+
+
+class MemoryStore:
+    """A ``RateLimitStore`` in this process. See the module docstring for the algorithm."""
+
+    def __init__(self, clock: Clock = time.monotonic, *, busy_retry_after: float = 1.0) -> None:
+        self._clock = clock
+        self._busy_retry_after = busy_retry_after
+        self._origin = f"memory-{secrets.token_hex(4)}"
+        self._ids = itertools.count()
+        # Least recently charged first, so the sweep finds idle counters at the front.
+        self._logs: OrderedDict[str, _Log] = OrderedDict()
+        self._slots: dict[str, int] = {}
+        self._held: dict[str, _Held] = {}
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    def owns(self, admission: Admission) -> bool:
+        return admission.origin == self._origin
+
+    @property
+    def counters(self) -> int:
+        """Counters kept in memory (for tests and metrics): it falls back as windows run out."""
+        return len(self._logs) + len(self._slots)
+
+    def in_flight(self, spec: LimitSpec) -> int:
+        return self._slots.get(spec.name, 0)
+
+    async def admit(self, limits: Sequence[LimitSpec], tokens: int = 0) -> Decision:
+        limits = tuple(limits)
+        cost = reservation(limits, tokens)
+        now = self._clock()
+        self._sweep(now)
+        checks = [self._check(spec, cost, now) for spec in limits]
+        if not all(allowed for _, allowed in checks):
+            refused = (
+                self._refused(spec, *check, cost, now) for spec, check in zip(limits, checks, strict=True)
+            )
+            return Decision(None, tuple(refused))
+        admission = Admission(f"{self._origin}.{next(self._ids):x}", limits, cost, self._origin)
+        held = _Held(admission, [], [])
+        charged = (
+            self._charge(spec, used, cost, now, held) for spec, (used, _) in zip(limits, checks, strict=True)
+        )
+        statuses = tuple(charged)
+        if admission.holds_resources:
+            self._held[admission.id] = held
+        return Decision(admission, statuses)
+
+    async def release(self, admission: Admission, used_tokens: int | None = None) -> None:
+        held = self._held.pop(admission.id, None)
+        if held is None:  # released already, not ours, or nothing to give back
+            return
+        now = self._clock()
+        for name in held.slots:
+            left = self._slots[name] - 1
+            if left:
+                self._slots[name] = left
+            else:
+                del self._slots[name]  # an idle concurrency counter costs nothing
+        if used_tokens is not None:
+            for spec, entry in held.entries:
+                self._settle(spec, entry, admission.tokens, used_tokens, now)
+
+    async def aclose(self) -> None:
+        return None
+
+    def _check(self, spec: LimitSpec, cost: int, now: float) -> tuple[int, bool]:
+        if spec.kind is Kind.CONCURRENCY:
+            used = self._slots.get(spec.name, 0)
+            return used, used + 1 <= spec.limit
+        log = self._logs.get(spec.name)
+        used = log.used(now) if log is not None else 0
+        return used, used + _cost(spec, cost) <= spec.limit
+
+    def _charge(self, spec: LimitSpec, used: int, cost: int, now: float, held: _Held) -> LimitStatus:
+        if spec.kind is Kind.CONCURRENCY:
+            self._slots[spec.name] = used + 1
+            held.slots.append(spec.name)
+            return LimitStatus(spec, spec.limit - used - 1, 0.0, True)
+        log = self._log(spec)
+        entry = log.add(now, _cost(spec, cost))
+        if spec.kind is Kind.TOKENS:
+            held.entries.append((spec, entry))
+        return LimitStatus(spec, max(spec.limit - log.total, 0), spec.window, True)
+
+    def _refused(self, spec: LimitSpec, used: int, allowed: bool, cost: int, now: float) -> LimitStatus:
+        remaining = max(spec.limit - used, 0)
+        if spec.kind is Kind.CONCURRENCY:
+            retry = 0.0 if allowed else self._busy_retry_after
+            return LimitStatus(spec, remaining, 0.0, allowed, retry)
+        log = self._logs.get(spec.name)
+        reset = log.reset(now) if log is not None else 0.0
+        if allowed:
+            return LimitStatus(spec, remaining, reset, True)
+        amount = _cost(spec, cost)
+        if log is None or amount > spec.limit:  # can never fit: the best honest answer is a window
+            return LimitStatus(spec, remaining, reset, False, spec.window)
+        return LimitStatus(spec, remaining, reset, False, log.retry_after(used + amount - spec.limit, now))
+
+    def _settle(self, spec: LimitSpec, entry: _Entry, reserved: int, used_tokens: int, now: float) -> None:
+        log = self._logs.get(spec.name)
+        # An entry inside its window keeps its log from being swept, so this is the live log.
+        if log is not None and log.counts(entry, now):
+            log.total += used_tokens - entry.amount
+            entry.amount = used_tokens
+            return
+        # The reservation has left the window already: only usage beyond it is new, and it is
+        # charged now, when it is known.
+        if used_tokens > reserved:
+            self._log(spec).add(now, used_tokens - reserved)
+
+    def _log(self, spec: LimitSpec) -> _Log:
+        log = self._logs.get(spec.name)
+        if log is None:
+            log = self._logs[spec.name] = _Log(spec.window)
+        else:
+            self._logs.move_to_end(spec.name)
+        return log
+
+    def _sweep(self, now: float) -> None:
+        for _ in range(_SWEEP_PER_DECISION):
+            if not self._logs:
+                return
+            name, log = next(iter(self._logs.items()))
+            if not log.idle(now):
+                return
+            del self._logs[name]
+
+
+def _cost(spec: LimitSpec, tokens: int) -> int:
+    return tokens if spec.kind is Kind.TOKENS else 1

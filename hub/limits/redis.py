@@ -1,0 +1,258 @@
+"""The Redis store: limits shared by every hub replica, exact across all of them.
+
+A decision is an EVALSHA of the ``ADMIT`` script over all its limits' keys: Redis runs a script
+alone, so checking every limit and charging every one happens with no other decision in between,
+whichever replica sent it (``hub.limits.scripts`` has the layout and the algorithm, the same
+sliding-window logs as ``MemoryStore``). Decisions made in the same turn of the event loop share
+one EVALSHA (``hub.limits.batch``): one round trip per decision at most. A release is the same with
+``RELEASE``; lease renewal of every slot this process holds is one ``RENEW`` every third of a lease.
+
+Time: by default the scripts read Redis's own clock (TIME), one clock for every replica, so a hub
+whose clock drifts cannot stretch or shrink anybody's window. An injected ``clock`` is sent with
+each call instead; tests use it to control time, and it is fine in production only where hub
+clocks are synchronised (a hub whose clock runs ahead by d ages entries out d early, and so admits
+up to its share of the next window d early).
+
+An admission whose outcome the caller never saw (cancelled, timed out, failed mid-reply) is undone
+in the background as soon as Redis answers, so a cancelled call never keeps a slot or a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import secrets
+from collections.abc import Coroutine, Sequence
+from functools import partial
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from hub.limits.base import Admission, Clock, Decision, LimitStatus, reservation
+from hub.limits.batch import Coalescer
+from hub.limits.errors import LimitStoreUnavailable
+from hub.limits.leases import LeaseKeeper
+from hub.limits.scripts import ADMIT, RELEASE, RENEW, Script
+from hub.limits.spec import Kind, LimitSpec
+
+log = logging.getLogger("hub.limits")
+
+_KIND_CODES = {Kind.REQUESTS: "r", Kind.TOKENS: "t", Kind.CONCURRENCY: "c"}
+
+# (admission, used tokens or None, undo?): one release for the RELEASE script
+_Release = tuple[Admission, int | None, bool]
+
+
+class RedisStore:
+    """A ``RateLimitStore`` in Redis, shared by every hub process that uses the same ``prefix``."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = "hub:rl:",
+        clock: Clock | None = None,
+        lease_seconds: float = 30.0,
+        busy_retry_after: float = 1.0,
+        skew_slack: float = 10.0,
+        owns_client: bool = False,
+    ) -> None:
+        """``lease_seconds``: a slot of a process that died frees itself this long after its last
+        renewal. ``skew_slack``: extra key TTL, so that clock skew between hubs and Redis never
+        lets Redis expire a counter that a hub still counts."""
+        self._client = client
+        self._prefix = prefix
+        self._clock = clock
+        self._lease_ms, self._busy_ms, self._slack_ms = (
+            _ms(lease_seconds),
+            _ms(busy_retry_after),
+            _ms(skew_slack),
+        )
+        self._owns_client = owns_client
+        self._origin = f"redis-{secrets.token_hex(6)}"
+        self._ids = itertools.count()
+        self._admit, self._release, self._renew = Script(ADMIT), Script(RELEASE), Script(RENEW)
+        self._held: dict[str, Admission] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._admits = Coalescer(self._send_admits, self._spawn)
+        self._releases = Coalescer(self._send_releases, self._spawn)
+        self._keeper = LeaseKeeper(self.renew, lambda: bool(self._held), lease_seconds / 3)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, timeout: float = 1.0, max_connections: int = 64, **options: Any
+    ) -> RedisStore:
+        """A store with its own connection pool, configured for rate limiting.
+
+        Calls beyond ``max_connections`` wait for a connection (the resilient store's timeout
+        bounds that wait) instead of failing. redis-py's own retries are off: the resilient store
+        decides what a failure means, and a retry would only delay that decision (the scripts are
+        replay-safe anyway).
+        """
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        return cls(Redis(connection_pool=pool), owns_client=True, **options)
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    async def admit(self, limits: Sequence[LimitSpec], tokens: int = 0) -> Decision:
+        limits = tuple(limits)
+        cost = reservation(limits, tokens)
+        admission = Admission(f"{self._origin}.{next(self._ids):x}", limits, cost, self._origin)
+        if not limits:
+            return Decision(admission, ())
+        future = self._admits.submit(admission)
+        try:
+            decision = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The script may run (or have run) anyway: give back whatever it takes once it answers.
+            future.add_done_callback(partial(self._undo_unseen, admission))
+            raise
+        except LimitStoreUnavailable:
+            self._undo(admission)  # the script may have run before the reply was lost
+            raise
+        if decision.admitted and admission.holds_resources:
+            self._held[admission.id] = admission
+            if any(spec.kind is Kind.CONCURRENCY for spec in limits):
+                self._keeper.ensure_running()
+        return decision
+
+    async def release(self, admission: Admission, used_tokens: int | None = None) -> None:
+        if self._held.pop(admission.id, None) is None:  # released already, or nothing to give back
+            return
+        future = self._releases.submit((admission, used_tokens, False))
+        future.add_done_callback(_observe)
+        # Shielded: a caller cancelled mid-release (a disconnect) still frees the slot.
+        await asyncio.shield(future)
+
+    async def warm_up(self) -> None:
+        """Connect and load the scripts, so that the first decisions do not spend their time budget
+        on it (call it at start-up; a failure here only means Redis is not there yet)."""
+        for script in (self._admit, self._release, self._renew):
+            try:
+                await self._client.script_load(script.source)
+            except RedisError as exc:
+                raise LimitStoreUnavailable(f"Redis is not reachable ({type(exc).__name__})") from exc
+
+    async def renew(self) -> int:
+        """Extend the lease of every slot this store holds, in one round trip; returns how many were
+        still live (a lease that expired is not revived: another call may have its slot)."""
+        pairs = [
+            (spec, a.id) for a in self._held.values() for spec in a.limits if spec.kind is Kind.CONCURRENCY
+        ]
+        if not pairs:
+            return 0
+        keys = [self._key(spec) for spec, _ in pairs]
+        args = [self._now(), self._lease_ms, self._slack_ms, *(admission_id for _, admission_id in pairs)]
+        renewed = int(await self._run(self._renew, keys, args))
+        if renewed != len(pairs):
+            log.warning(
+                "%d of %d concurrency leases expired before renewal", len(pairs) - renewed, len(pairs)
+            )
+        return renewed
+
+    async def aclose(self) -> None:
+        await self._keeper.aclose()
+        # Undos and releases in flight must reach Redis, or slots would wait for their lease. An
+        # admission finishing now may still submit its undo, hence the loop.
+        while self._background or self._admits.pending or self._releases.pending:
+            self._admits.flush()
+            self._releases.flush()
+            await asyncio.gather(*self._background, return_exceptions=True)
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def _send_admits(self, admissions: Sequence[Admission]) -> list[Decision]:
+        keys: list[str] = []
+        args: list[str | int] = [self._now()]
+        for admission in admissions:
+            specs = " ".join(f"{_KIND_CODES[s.kind]} {s.limit} {_ms(s.window)}" for s in admission.limits)
+            settings = f"{admission.tokens} {self._lease_ms} {self._slack_ms} {self._busy_ms}"
+            args += [admission.id, settings, specs]
+            keys += self._keys(admission.limits)
+        replies = await self._run(self._admit, keys, args)
+        return [_decision(admission, reply) for admission, reply in zip(admissions, replies, strict=True)]
+
+    async def _send_releases(self, releases: Sequence[_Release]) -> list[None]:
+        keys: list[str] = []
+        args: list[str | int] = [self._now()]
+        for admission, used_tokens, undo in releases:
+            specs = " ".join(f"{_KIND_CODES[s.kind]} {_ms(s.window)}" for s in admission.limits)
+            used = -1 if used_tokens is None else used_tokens
+            settings = f"{'undo' if undo else 'settle'} {used} {admission.tokens} {self._slack_ms}"
+            args += [admission.id, settings, specs]
+            keys += self._keys(admission.limits)
+        await self._run(self._release, keys, args)
+        return [None] * len(releases)
+
+    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        try:
+            return await script(self._client, keys, args)
+        except RedisError as exc:  # refused, reset, timed out, or an error reply
+            raise LimitStoreUnavailable(
+                f"Rate limits cannot be checked right now ({type(exc).__name__})"
+            ) from exc
+
+    def _undo_unseen(self, admission: Admission, future: asyncio.Future[Decision]) -> None:
+        if future.cancelled() or future.exception() is not None or future.result().admitted:
+            self._undo(admission)
+
+    def _undo(self, admission: Admission) -> None:
+        """Take back whatever this admission charged, if anything (a blind undo is harmless)."""
+        self._releases.submit((admission, None, True)).add_done_callback(_observe)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def _now(self) -> str | int:
+        return "" if self._clock is None else math.floor(self._clock() * 1000)
+
+    def _key(self, spec: LimitSpec) -> str:
+        return f"{self._prefix}{spec.name}"
+
+    def _keys(self, limits: Sequence[LimitSpec]) -> list[str]:
+        keys = []
+        for spec in limits:
+            key = self._key(spec)
+            keys.append(key)
+            if spec.kind is Kind.TOKENS:
+                keys.append(f"{key}:amounts")
+        return keys
+
+
+def _decision(admission: Admission, reply: bytes | str) -> Decision:
+    # bytes, or str from a client made with decode_responses=True
+    admitted, *fields = (reply.decode() if isinstance(reply, bytes) else reply).split()
+    statuses = tuple(_status(spec, field) for spec, field in zip(admission.limits, fields, strict=True))
+    return Decision(admission if admitted == "1" else None, statuses)
+
+
+def _status(spec: LimitSpec, field: str) -> LimitStatus:
+    allowed, remaining, reset_ms, retry_ms = (int(n) for n in field.split(","))
+    return LimitStatus(spec, remaining, reset_ms / 1000, allowed == 1, retry_ms / 1000)
+
+
+def _observe(future: asyncio.Future[Any]) -> None:
+    """Retrieve a background release's failure: the lease or the window bounds what it leaves."""
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("rate-limit release failed: %s", future.exception())
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+
+from hub.limits.base import RateLimitStore
+from hub.limits.memory import MemoryStore
+from hub.limits.redis import RedisStore
+from tests.hub.limits.redis_server import RedisServer, start_redis
+from tests.hub.limits.support import REDIS_URL, FakeClock, StoreFactory
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    prefix = f"test:limits:{secrets.token_hex(4)}:"
+    yield prefix
+    with redis.Redis.from_url(REDIS_URL) as client:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_store(
+    request: pytest.FixtureRequest, clock: FakeClock, prefix: str
+) -> AsyncIterator[StoreFactory]:
+    """Builds stores of one kind that share state the way that kind does: every Redis store made
+    here is a separate client (as separate hub processes would be) on the same keys; memory stores
+    share nothing, so the factory hands out one and the same."""
+    stores: list[RateLimitStore] = []
+    memory = MemoryStore(clock)
+
+    async def make() -> RateLimitStore:
+        store: RateLimitStore = memory
+        if request.param == "redis":
+            store = RedisStore.from_url(REDIS_URL, prefix=prefix, clock=clock)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        await store.aclose()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = start_redis()
+    yield server
+    server.kill()

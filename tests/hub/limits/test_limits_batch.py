@@ -1,0 +1,63 @@
+"""The coalescer on its own: what is submitted in one turn of the loop is sent together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+import pytest
+
+from hub.limits.batch import Coalescer
+
+pytestmark = pytest.mark.anyio
+
+
+class Sender:
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.fail = fail
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    async def send(self, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        await asyncio.sleep(0)
+        if self.fail:
+            raise ConnectionError("down")
+        return [item * 10 for item in items]
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(work)
+        self.tasks.append(task)
+        return task
+
+
+async def test_items_of_one_turn_travel_together_in_order() -> None:
+    sender = Sender()
+    coalescer = Coalescer(sender.send, sender.spawn, max_batch=4)
+    results = await asyncio.gather(*(_submit(coalescer, i) for i in range(10)))
+    assert results == [i * 10 for i in range(10)]
+    assert sender.batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert await _submit(coalescer, 42) == 420  # a lone item goes on the next turn, alone
+    assert sender.batches[-1] == [42]
+
+
+async def test_a_failed_batch_fails_every_item() -> None:
+    sender = Sender(fail=True)
+    coalescer = Coalescer(sender.send, sender.spawn)
+    outcomes = await asyncio.gather(*(_submit(coalescer, i) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(o, ConnectionError) for o in outcomes) and len(sender.batches) == 1
+
+
+async def test_a_waiter_that_leaves_does_not_cancel_the_batch() -> None:
+    sender = Sender()
+    coalescer = Coalescer(sender.send, sender.spawn)
+    future = coalescer.submit(7)
+    waiter = asyncio.ensure_future(asyncio.shield(future))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    assert await future == 70  # the outcome still arrives, for whoever must undo it
+
+
+async def _submit(coalescer: Coalescer[int, int], item: int) -> int:
+    return await coalescer.submit(item)
