@@ -1,0 +1,107 @@
+"""The limits stage: admit a call against every limit that applies to it, in one decision, and
+settle its token reservation and free its slots when the answer ends, however it ends.
+
+Tokens are reserved at admission as an estimate (prompt size plus the requested ``max_tokens``) and
+settled with the real usage: the backend's own count when it reports one, else an estimate from what
+was actually delivered. A stream cut short by the caller settles with what it delivered so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.call import Call, Chunk, Operation, Result, Usage
+from hub.errors import HubError
+from hub.limits.base import Admission, RateLimitStore
+from hub.limits.errors import LimitExceeded
+from hub.limits.spec import Kind, LimitSpec
+from hub.pipeline import Next
+
+SpecsFor = Callable[[Call], Sequence[LimitSpec]]
+CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text in BPE vocabularies
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    prompt: int
+    completion: int
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.completion
+
+
+class LimitsStage:
+    def __init__(self, store: RateLimitStore, specs_for: SpecsFor, default_max_tokens: int = 1024) -> None:
+        self._store = store
+        self._specs_for = specs_for
+        self._default_max_tokens = default_max_tokens
+
+    async def __call__(self, call: Call, next: Next) -> Result:
+        specs = self._specs_for(call)
+        if not specs:
+            return await next(call)
+        estimate = estimate_tokens(call, self._default_max_tokens)
+        counts_tokens = any(spec.kind is Kind.TOKENS for spec in specs)
+        decision = await self._store.admit(specs, estimate.total if counts_tokens else 0)
+        admission = decision.admission
+        if admission is None:
+            raise LimitExceeded(decision)
+        if not admission.holds_resources:
+            return await next(call)
+        try:
+            result = await next(call)
+        except HubError:
+            # Refused or failed before any answer: the replica did (almost) no work; refund.
+            await self._store.release(admission, 0)
+            raise
+        except BaseException:
+            # Cancelled mid-call: the replica may have worked, so the estimate stays charged.
+            await self._store.release(admission, estimate.total)
+            raise
+        if result.chunks is None:
+            used = result.usage.total_tokens if result.usage is not None else estimate.total
+            await self._store.release(admission, used)
+            return result
+        return Result(chunks=self._settle_stream(result.chunks, admission, estimate), replica=result.replica)
+
+    async def _settle_stream(
+        self, chunks: AsyncGenerator[Chunk, None], admission: Admission, estimate: Estimate
+    ) -> AsyncGenerator[Chunk, None]:
+        usage: Usage | None = None
+        delivered = 0
+        try:
+            async for chunk in chunks:
+                delivered += 1
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                yield chunk
+        finally:
+            await chunks.aclose()
+            # Each content chunk carries about one token; a backend that reports usage overrides it.
+            used = usage.total_tokens if usage is not None else estimate.prompt + delivered
+            await self._store.release(admission, used)
+
+
+def estimate_tokens(call: Call, default_max_tokens: int) -> Estimate:
+    """Prompt size from the payload's text, plus the completion the caller allows."""
+    payload = call.payload
+    prompt_chars = _text_size(payload.get("messages", payload.get("prompt", payload.get("input", ""))))
+    prompt = max(1, prompt_chars // CHARS_PER_TOKEN)
+    if call.operation not in (Operation.CHAT, Operation.COMPLETION):
+        return Estimate(prompt, 0)
+    limit = payload.get("max_completion_tokens", payload.get("max_tokens"))
+    completion = limit if isinstance(limit, int) and limit > 0 else default_max_tokens
+    return Estimate(prompt, completion)
+
+
+def _text_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(_text_size(v) for k, v in value.items() if k in ("content", "text"))
+    if isinstance(value, list):
+        return sum(_text_size(item) for item in value)
+    return 0
