@@ -79,7 +79,8 @@ class Call:
     payload: Mapping[str, Any]
     stream: bool = False
     deadline: float | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # Out of the repr: they carry the caller's credentials, which must never reach a log.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     identity: Identity = ANONYMOUS
 
 

@@ -1,4 +1,4 @@
-"""``hub serve | models | check-config``."""
+"""``hub serve | models | keys | check-config | mcp-stdio``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     stdio = sub.add_parser("mcp-stdio", help="serve the pool as MCP tools over stdin/stdout")
     stdio.add_argument("--config", help="YAML config file (default: $HUB_CONFIG, else the embedded pool)")
     stdio.set_defaults(func=_mcp_stdio)
+
+    from hub.auth.cli import add_parser as add_keys
+
+    add_keys(sub)
     return parser
 
 

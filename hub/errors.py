@@ -3,8 +3,9 @@
     HubError                         status  type
     ├── ClientError                  4xx     invalid_request_error
     │   ├── BadRequest               400
-    │   ├── Unauthorized             401     authentication_error
-    │   ├── Forbidden                403     permission_error
+    │   ├── Unauthorized             401     authentication_error   (hub.auth.errors: missing,
+    │   │                                                              invalid, token in the query)
+    │   ├── Forbidden                403     permission_error       (hub.auth.errors: scope, policy)
     │   ├── NotFound                 404     not_found_error
     │   │   └── ModelNotFound        404
     │   ├── PayloadTooLarge          413
@@ -14,6 +15,7 @@
     └── ServerError                  5xx     server_error
         ├── BackendError             502     (failure, refused connection or garbage)
         ├── NoHealthyReplica         503
+        ├── AuthUnavailable          503     (the key store cannot be read: refuse, never guess)
         └── BackendTimeout           504
 
 Messages are written for the caller: they never carry a stack trace, a secret or a backend URL.
@@ -50,13 +52,23 @@ class BadRequest(ClientError):
 
 
 class Unauthorized(ClientError):
+    """``challenge`` is the ``WWW-Authenticate`` value the HTTP doors send with it (RFC 6750)."""
+
     status = 401
     type = "authentication_error"
+
+    def __init__(self, message: str, *, challenge: str | None = None) -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 class Forbidden(ClientError):
     status = 403
     type = "permission_error"
+
+    def __init__(self, message: str, *, param: str | None = None, challenge: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.challenge = challenge
 
 
 class NotFound(ClientError):
@@ -122,6 +134,11 @@ class BackendError(ServerError):
 class NoHealthyReplica(ServerError):
     status = 503
     code = "no_healthy_replica"
+
+
+class AuthUnavailable(ServerError):
+    status = 503
+    code = "auth_unavailable"
 
 
 class BackendTimeout(ServerError):

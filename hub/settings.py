@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.auth.settings import AuthSection
 from hub.call import Operation
 
 ENV_PREFIX = "HUB_"
@@ -173,6 +174,9 @@ class Settings(_Strict):
     store: StoreSettings = StoreSettings()
     mcp: MCPSettings = MCPSettings()
     a2a: A2ASettings = A2ASettings()
+    # None (no section): open access, announced at start. A section, even empty: credentials required
+    # unless it says anonymous: true.
+    auth: AuthSection = None
     models: tuple[ModelSettings, ...] = ()
     source: str = Field("embedded default", exclude=True)
 

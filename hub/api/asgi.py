@@ -29,6 +29,11 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers as a dict (names are lower-case in ASGI; a repeated header: the last)."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
 def require_json(scope: Scope) -> None:
     content_type = header(scope, b"content-type")
     if content_type is None:

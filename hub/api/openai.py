@@ -15,9 +15,20 @@ from typing import Any
 
 import orjson
 
-from hub.api.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, require_json, send_bytes, send_json
+from hub.api.asgi import (
+    JSON_HEADERS,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    request_headers,
+    require_json,
+    send_bytes,
+    send_json,
+)
+from hub.auth.access import Access, open_access
 from hub.call import Call, Chunk
-from hub.errors import BackendRejected, BadRequest, HubError, RateLimited
+from hub.errors import BackendRejected, BadRequest, HubError, ModelNotFound, RateLimited
 from hub.pipeline import Next
 from hub.registry import Registry
 from hub.tasks import OPERATIONS, OperationSpec, validate_request
@@ -53,7 +64,11 @@ async def send_error(send: Send, error: HubError) -> None:
 
 
 def error_headers(error: HubError) -> list[tuple[bytes, bytes]]:
-    """Headers an error owes the caller: ``Retry-After`` and ``x-ratelimit-*`` on a 429."""
+    """Headers an error owes the caller: ``Retry-After`` and ``x-ratelimit-*`` on a 429, the
+    ``WWW-Authenticate`` challenge on an authentication or authorization refusal."""
+    challenge = getattr(error, "challenge", None)
+    if isinstance(challenge, str):
+        return [(b"www-authenticate", challenge.encode("latin-1"))]
     if not isinstance(error, RateLimited):
         return []
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
@@ -64,9 +79,15 @@ def error_headers(error: HubError) -> list[tuple[bytes, bytes]]:
 
 class OpenAIFrontDoor:
     def __init__(
-        self, registry: Registry, pipeline: Next, max_body_bytes: int, request_timeout: float
+        self,
+        registry: Registry,
+        pipeline: Next,
+        max_body_bytes: int,
+        request_timeout: float,
+        access: Access | None = None,
     ) -> None:
         self._registry = registry
+        self._access = access or open_access()
         self._pipeline = pipeline
         self._max_body = max_body_bytes
         self._timeout = request_timeout
@@ -103,16 +124,20 @@ class OpenAIFrontDoor:
             payload=payload,
             stream=payload.get("stream", False),
             deadline=time.monotonic() + self._timeout,
-            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
+            headers=request_headers(scope),
         )
 
-    async def list_models(self, send: Send) -> None:
-        await send_json(
-            send, 200, {"object": "list", "data": [self._model_card(e.name) for e in self._registry]}
-        )
+    async def list_models(self, scope: Scope, send: Send) -> None:
+        """The models this caller may use (``hub.auth``); the others are absent, as if they did not exist."""
+        identity = await self._access.identify(request_headers(scope), "http")
+        cards = [self._model_card(e.name) for e in self._registry if self._access.visible(identity, e.name)]
+        await send_json(send, 200, {"object": "list", "data": cards})
 
-    async def get_model(self, name: str, send: Send) -> None:
+    async def get_model(self, name: str, scope: Scope, send: Send) -> None:
         try:
+            identity = await self._access.identify(request_headers(scope), "http")
+            if not self._access.visible(identity, name):
+                raise ModelNotFound(name)  # the same answer as for a model that does not exist
             self._registry.get(name)
         except HubError as error:
             await send_error(send, error)

@@ -10,8 +10,11 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, send_json
+from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, request_headers, send_json
 from hub.api.openai import OpenAIFrontDoor, send_error
+from hub.auth.access import Access, open_access
+from hub.auth.credentials import token_in_query
+from hub.auth.errors import TokenInQuery
 from hub.errors import HubError, NotFound
 from hub.registry import Registry
 from hub.routing.health import HealthChecker
@@ -49,8 +52,10 @@ class HubApp:
         health: HealthChecker,
         mounts: Sequence[Mount] = (),
         lifespans: Sequence[Lifespan] = (),
+        access: Access | None = None,
     ) -> None:
         self.settings = settings
+        self.access = access or open_access()
         self.registry = registry
         self.openai = openai
         self.health = health
@@ -99,23 +104,28 @@ class HubApp:
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
         method: str = scope["method"]
+        if token_in_query(scope.get("query_string", b"")):
+            # Before any door: a token in a URL is refused everywhere, and the query is never logged.
+            raise TokenInQuery(self.access.rules("http").challenge)
         spec = self.openai.routes.get(path)
         if spec is not None:
             _allow(method, "POST")
             await self.openai.invoke(spec, scope, receive, send)
         elif path == "/v1/models":
             _allow(method, "GET")
-            await self.openai.list_models(send)
+            await self.openai.list_models(scope, send)
         elif path.startswith("/v1/models/"):
             _allow(method, "GET")
-            await self.openai.get_model(path[len("/v1/models/") :], send)
+            await self.openai.get_model(path[len("/v1/models/") :], scope, send)
         elif (mount := self._mount_for(path)) is not None:
             await mount.app(scope, receive, send)
         elif path == "/healthz":
             await send_json(send, 200, {"status": "ok"})
         elif path == "/admin/models":
             _allow(method, "GET")
-            await send_json(send, 200, {"models": [self._pool_card(e.name) for e in self.registry]})
+            identity = await self.access.identify(request_headers(scope), "http")
+            visible = [e.name for e in self.registry if self.access.visible(identity, e.name)]
+            await send_json(send, 200, {"models": [self._pool_card(name) for name in visible]})
         else:
             raise NotFound(f"No route for {method} {scope['path']}")
 

@@ -55,11 +55,16 @@ def run_hub(
     tmp_path: Path,
     env: Mapping[str, str] | None = None,
     startup_timeout: float = 60.0,
+    config_file: Path | None = None,
 ) -> Iterator[HubProcess]:
-    """Start ``python -m hub serve`` with ``config`` (None: the embedded default) and stop it after."""
+    """Start ``python -m hub serve`` with ``config`` (None: the embedded default) and stop it after.
+
+    ``config_file``: serve this file as it is (``config`` then only says whether it names a store)."""
     port = free_port()
     args = [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if config is not None:
+    if config_file is not None:
+        args += ["--config", str(config_file)]
+    elif config is not None:
         path = tmp_path / f"hub-{port}.yaml"
         path.write_text(yaml.safe_dump(dict(config)))
         args += ["--config", str(path)]

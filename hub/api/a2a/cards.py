@@ -9,6 +9,10 @@ Each interface URL serves JSON-RPC (POST to the URL itself) and HTTP+JSON (``/me
 ``/tasks/...`` under it), for protocol 1.0 and, through the SDK's compatibility layer, 0.3 (which is
 why the cards list both: a 0.3 client reads the legacy ``url``/``preferredTransport`` fields that the
 SDK derives from the 0.3 entries).
+
+With auth configured, every card declares the security schemes (``security``), and the router's skills
+are per caller: a caller sees the models it may use (``AgentCards.router_for``), and the extended card
+(which needs credentials) is the same per-caller card.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, Tran
 import hub
 from hub.api.a2a import parts
 from hub.api.a2a.context import MODEL_KEY
+from hub.api.a2a.security import Security
 from hub.registry import ModelEntry, Registry
 
 ROUTER_PATH = "/a2a"
@@ -62,36 +67,90 @@ def skill(entry: ModelEntry) -> AgentSkill:
     )
 
 
-def router_card(registry: Registry, base: str, push: bool) -> AgentCard:
+# A card needs at least one skill (A2A 1.0); a caller who may use no model (yet: it has not
+# authenticated) sees this one instead of the models.
+NO_MODELS = AgentSkill(
+    id="hub",
+    name="Hub",
+    description=(
+        "Routes each message to one model of this hub. No model is available to this caller: "
+        "authenticate as the card's security schemes say to see the models you may use."
+    ),
+    tags=["router"],
+    input_modes=["text/plain"],
+    output_modes=["text/plain"],
+)
+
+
+def router_card(
+    registry: Registry | Iterable[ModelEntry], base: str, push: bool, security: Security | None = None
+) -> AgentCard:
     entries = list(registry)
     description = (
         "Hub routes each message to one model of its pool. Name the model in the message metadata "
         f"key '{MODEL_KEY}' (a skill id below); each model is also an agent of its own at "
         f"{base}{AGENTS_PATH}/<model>/."
     )
-    return _card("Hub", description, router_url(base), entries, base, push)
+    return _card("Hub", description, router_url(base), entries, base, push, security)
 
 
-def model_card(entry: ModelEntry, base: str, push: bool) -> AgentCard:
+def model_card(entry: ModelEntry, base: str, push: bool, security: Security | None = None) -> AgentCard:
     description = parts.schema(entry.settings.task).describe(entry.name, entry.settings.description)
-    return _card(entry.name, description, agent_url(base, entry.name), [entry], base, push)
+    return _card(entry.name, description, agent_url(base, entry.name), [entry], base, push, security)
 
 
 def _card(
-    name: str, description: str, url: str, entries: list[ModelEntry], base: str, push: bool
+    name: str,
+    description: str,
+    url: str,
+    entries: list[ModelEntry],
+    base: str,
+    push: bool,
+    security: Security | None,
 ) -> AgentCard:
-    skills = [skill(entry) for entry in entries]
-    return AgentCard(
+    skills = [skill(entry) for entry in entries] or [NO_MODELS]
+    card = AgentCard(
         name=name,
         description=description,
         version=hub.__version__,
         provider=AgentProvider(organization="Hub", url=base),
         supported_interfaces=interfaces(url),
-        capabilities=AgentCapabilities(streaming=True, push_notifications=push, extended_agent_card=False),
+        capabilities=AgentCapabilities(
+            streaming=True, push_notifications=push, extended_agent_card=security is not None
+        ),
         default_input_modes=_union(s.input_modes for s in skills),
         default_output_modes=_union(s.output_modes for s in skills),
         skills=skills,
     )
+    if security is not None:
+        for scheme_name, scheme in security.schemes.items():
+            card.security_schemes[scheme_name].CopyFrom(scheme)
+        card.security_requirements.extend(security.requirements)
+    return card
+
+
+class AgentCards:
+    """Every card of the door: the router's (whole, and per set of visible models) and each model's."""
+
+    _MAX_VARIANTS = 256
+
+    def __init__(self, registry: Registry, base: str, push: bool, security: Security | None) -> None:
+        self._entries = {entry.name: entry for entry in registry}
+        self._base, self._push, self._security = base, push, security
+        self.router = router_card(registry, base, push, security)
+        self.models = {name: model_card(e, base, push, security) for name, e in self._entries.items()}
+        self._variants: dict[frozenset[str], AgentCard] = {}
+
+    def router_for(self, visible: frozenset[str]) -> AgentCard:
+        """The router's card with the skills of ``visible`` only (in the pool's order); built once per set."""
+        card = self._variants.get(visible)
+        if card is None:
+            entries = [e for name, e in self._entries.items() if name in visible]
+            card = router_card(entries, self._base, self._push, self._security)
+            if len(self._variants) >= self._MAX_VARIANTS:
+                self._variants.clear()
+            self._variants[visible] = card
+        return card
 
 
 def _union(groups: Iterable[Iterable[str]]) -> list[str]:

@@ -20,8 +20,9 @@ from a2a.types.a2a_pb2 import Message, SendMessageRequest, Task
 from starlette.requests import Request
 
 from hub.api.a2a import parts
+from hub.api.a2a.caller import identity_of
 from hub.api.a2a.errors import request_error
-from hub.call import Call
+from hub.call import ANONYMOUS, Call, Identity
 from hub.errors import BadRequest, HubError
 from hub.registry import Registry
 from hub.tasks import OPERATIONS, validate_request
@@ -29,7 +30,8 @@ from hub.tasks import OPERATIONS, validate_request
 # The message (or request) metadata key that names the model the router agent should use.
 MODEL_KEY = "hub.model"
 
-_AGENT = "hub.agent"  # state key: the model of a per-model agent; None for the router agent
+AGENT = "hub.agent"  # state key: the model of a per-model agent; None for the router agent
+IDENTITY = "hub.identity"  # state key: the caller, as the door's auth layer identified it
 _STREAMING = "hub.streaming"  # state key: the HTTP+JSON request asked for an event stream
 _STREAM_METHODS = frozenset({"SendStreamingMessage", "message/stream"})  # JSON-RPC 1.0 and 0.3
 
@@ -42,7 +44,8 @@ class AgentContextBuilder(DefaultServerCallContextBuilder):
 
     def build(self, request: Request) -> ServerCallContext:
         context = super().build(request)
-        context.state[_AGENT] = self._model
+        context.state[AGENT] = self._model
+        context.state[IDENTITY] = identity_of(request.scope)
         # The HTTP+JSON binding says "stream" in the path; JSON-RPC says it in the method name,
         # which the dispatcher records in the state after this builder has run.
         context.state[_STREAMING] = str(request.scope["path"]).endswith(":stream")
@@ -64,8 +67,10 @@ class CallBuilder(RequestContextBuilder):
         default_model: str | None,
         request_timeout: float,
         new_task: Callable[[str], None] = lambda task_id: None,
+        visible: Callable[[Identity, str], bool] = lambda identity, model: True,
     ) -> None:
         self._registry = registry
+        self._visible = visible  # which models a caller may hear about (hub.auth)
         self._default_model = default_model
         self._timeout = request_timeout
         self._new_task = new_task  # told each task id generated here (no store can hold it yet)
@@ -91,7 +96,7 @@ class CallBuilder(RequestContextBuilder):
         return request
 
     def _call(self, context: ServerCallContext, params: SendMessageRequest) -> Call:
-        model = self._model(context.state.get(_AGENT), params)
+        model = self._model(context.state.get(AGENT), params, context.state.get(IDENTITY, ANONYMOUS))
         entry = self._registry.get(model)
         operation = entry.settings.task
         # The backend streams when someone can watch the task grow: a stream, or a task handed back
@@ -112,7 +117,7 @@ class CallBuilder(RequestContextBuilder):
             headers=dict(headers),
         )
 
-    def _model(self, agent: str | None, params: SendMessageRequest) -> str:
+    def _model(self, agent: str | None, params: SendMessageRequest, caller: Identity) -> str:
         named = _named_model(params.message) or _named_model(params)
         if agent is not None:
             if named is not None and named != agent:
@@ -122,7 +127,7 @@ class CallBuilder(RequestContextBuilder):
             return agent
         model = named or self._default_model
         if model is None:
-            names = ", ".join(entry.name for entry in self._registry)
+            names = ", ".join(e.name for e in self._registry if self._visible(caller, e.name))
             raise BadRequest(
                 f"Name the model in the message metadata key '{MODEL_KEY}' (one of: {names})",
                 param=MODEL_KEY,

@@ -5,6 +5,9 @@ shared, so a task started through one agent's URL can be read, cancelled or resu
 any other, and its executor learns the model from the ``Call`` built for each message. Tasks and
 webhook configs live in the hub's database (``hub.store``), so any hub process that shares the
 database can read a task another one ran.
+
+Every app is behind ``auth.A2AAuth`` (who is calling; the task owner), and cards are served per
+caller (``cardroute``): the router's skills are the models the caller may use.
 """
 
 from __future__ import annotations
@@ -15,18 +18,24 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabasePushNotificationConfigStore, DatabaseTaskStore
 from a2a.types.a2a_pb2 import AgentCard
 from sqlalchemy.exc import DBAPIError
 
-from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH, ROUTER_PATH, model_card, router_card
-from hub.api.a2a.context import CallBuilder
+from hub.api.a2a.auth import A2AAuth, Gate
+from hub.api.a2a.cardroute import CardEndpoint, CardFor
+from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH, ROUTER_PATH, AgentCards
+from hub.api.a2a.context import AGENT, IDENTITY, CallBuilder
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.a2a.push import PushUrlPolicy, WebhookSender
 from hub.api.a2a.routes import AgentsApp, BindingGuard, agent_app, jsonrpc_paths
+from hub.api.a2a.security import declare
 from hub.api.a2a.taskstore import WriteBehindTaskStore
 from hub.api.asgi import ASGIApp
 from hub.api.server import Lifespan, Mount
+from hub.auth.access import Access, open_access
+from hub.call import ANONYMOUS, Identity
 from hub.pipeline import Next
 from hub.registry import Registry
 from hub.settings import A2ASettings, ConfigError, Settings
@@ -41,33 +50,81 @@ class A2ADoor:
     lifespan: Lifespan
 
 
-def build_a2a(settings: Settings, registry: Registry, pipeline: Next, store: Store) -> A2ADoor:
+def build_a2a(
+    settings: Settings, registry: Registry, pipeline: Next, store: Store, access: Access | None = None
+) -> A2ADoor:
     a2a = settings.a2a
+    access = access or open_access()
     if a2a.default_model is not None and a2a.default_model not in {e.name for e in registry}:
         raise ConfigError(f"a2a.default_model: no model named '{a2a.default_model}' in the pool")
     base = a2a.public_url or _local_base(settings)
     tasks = WriteBehindTaskStore(DatabaseTaskStore(store.engine))
     push = _Push.build(a2a, store)
-    router = router_card(registry, base, push.configs is not None)
+    security = declare(settings.auth)
+    cards = AgentCards(registry, base, push.configs is not None, security)
+    router_for = _RouterFor(cards, access, [e.name for e in registry])
     handler = HubRequestHandler(
         pipeline=pipeline,
-        calls=CallBuilder(registry, a2a.default_model, settings.server.request_timeout, tasks.expect_new),
+        calls=CallBuilder(
+            registry, a2a.default_model, settings.server.request_timeout, tasks.expect_new, access.visible
+        ),
         task_store=tasks,
         push_configs=push.configs,
         push_sender=push.sender,
         push_policy=push.policy,
-        agent_card=router,
+        agent_card=cards.router,
+        # With auth configured the extended card is the caller's own card, behind authentication.
+        extended_agent_card=cards.router if security is not None else None,
+        extended_card_modifier=router_for.extended if security is not None else None,
     )
+    cache, vary = _card_caching(settings)
 
-    def guarded(card: AgentCard, model: str | None, rpc_path: str) -> ASGIApp:
-        app = agent_app(handler, card, model, rpc_path, a2a.card_max_age)
-        return BindingGuard(app, jsonrpc_paths(rpc_path), settings.server.max_body_bytes)
+    def guarded(card_for: CardFor, model: str | None, rpc_path: str) -> ASGIApp:
+        app = agent_app(handler, CardEndpoint(card_for, cache, vary), model, rpc_path)
+        gate = Gate(access, model, a2a.default_model, extended_card=security is not None)
+        return BindingGuard(app, jsonrpc_paths(rpc_path), settings.server.max_body_bytes, gate)
 
-    hub_agent = guarded(router, None, ROUTER_PATH)
-    cards = {e.name: model_card(e, base, push.configs is not None) for e in registry}
-    agents = AgentsApp({name: guarded(card, name, "/") for name, card in cards.items()})
+    hub_agent = A2AAuth(guarded(router_for, None, ROUTER_PATH), access)
+    per_model = {name: guarded(_Fixed(name, card), name, "/") for name, card in cards.models.items()}
+    agents = A2AAuth(AgentsApp(per_model, access), access)
     mounts = (Mount(CARD_PATH, hub_agent), Mount(ROUTER_PATH, hub_agent), Mount(AGENTS_PATH, agents))
     return A2ADoor(mounts, functools.partial(_lifespan, tasks, handler, push))
+
+
+def _card_caching(settings: Settings) -> tuple[str, tuple[str, ...]]:
+    """Cache-Control and Vary of the cards: they differ per caller, by the credential headers."""
+    auth = settings.auth
+    cache = f"{'public' if auth is None else 'private'}, max-age={settings.a2a.card_max_age}"
+    key_headers = auth.api_key_headers if auth is not None else ("x-api-key",)
+    return cache, ("Authorization", *(name.title() for name in key_headers))
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """A per-model agent's card: the same for everyone who may see it (AgentsApp hides it from others)."""
+
+    name: str
+    card: AgentCard
+
+    def __call__(self, identity: Identity) -> tuple[str, AgentCard]:
+        return self.name, self.card
+
+
+class _RouterFor:
+    """The router's card for a caller: the skills of the models it may use (``hub.auth``)."""
+
+    def __init__(self, cards: AgentCards, access: Access, names: list[str]) -> None:
+        self._cards, self._access, self._names = cards, access, names
+
+    def __call__(self, identity: Identity) -> tuple[frozenset[str], AgentCard]:
+        visible = frozenset(name for name in self._names if self._access.visible(identity, name))
+        return visible, self._cards.router_for(visible)
+
+    async def extended(self, card: AgentCard, context: ServerCallContext) -> AgentCard:
+        model = context.state.get(AGENT)
+        if model is not None:
+            return self._cards.models[model]
+        return self(context.state.get(IDENTITY, ANONYMOUS))[1]
 
 
 @dataclass(frozen=True, slots=True)

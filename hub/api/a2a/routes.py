@@ -1,13 +1,16 @@
 """The A2A door's ASGI apps: the SDK's Starlette routes for each agent, behind a binding-aware guard.
 
-* ``agent_app`` serves one agent: its card, JSON-RPC at its interface URL (with and without the
-  trailing slash: a Starlette redirect would lose the POST body) and HTTP+JSON under it, each with
-  the SDK's 0.3 compatibility mode on, so a request without an ``A2A-Version`` header is served as
-  0.3 instead of refused.
-* ``BindingGuard`` checks what the SDK leaves open: the body's Content-Type and size. Its refusals
-  have the shape of the binding the path belongs to (a JSON-RPC error object, or an HTTP+JSON error).
+* ``agent_app`` serves one agent: its card (per caller: ``cardroute``), JSON-RPC at its interface URL
+  (with and without the trailing slash: a Starlette redirect would lose the POST body) and HTTP+JSON
+  under it, each with the SDK's 0.3 compatibility mode on, so a request without an ``A2A-Version``
+  header is served as 0.3 instead of refused.
+* ``BindingGuard`` checks what the SDK leaves open: the body's Content-Type and size, and the checks
+  of ``auth.Gate`` (the extended card needs credentials; the router agent refuses a model the caller
+  may not use). Its refusals have the shape of the binding the path belongs to (a JSON-RPC error
+  object, or an HTTP+JSON error), with the refusal's HTTP status.
 * ``AgentsApp`` finds the model in ``/agents/{model}/...`` (names may contain ``/``: the longest
-  matching name wins) and hands the request to that model's agent app, mounted at that prefix.
+  matching name wins) and hands the request to that model's agent app, mounted at that prefix. A model
+  the caller may not use is refused (403) for calls and absent (404, as if unknown) for its card.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import orjson
 from a2a.server.request_handlers import RequestHandler, build_error_response
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
-from a2a.types.a2a_pb2 import AgentCard
+from a2a.server.routes import create_jsonrpc_routes, create_rest_routes
 from a2a.utils.error_handlers import build_rest_error_payload
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,25 +28,36 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.api.a2a.auth import STATUS, Gate, challenge_headers, is_card_request, send_http_refusal
+from hub.api.a2a.caller import identity_of
+from hub.api.a2a.cardroute import CardEndpoint
 from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH
 from hub.api.a2a.context import AgentContextBuilder
 from hub.api.a2a.errors import request_error
-from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, read_body, require_json, send_json
+from hub.api.asgi import (
+    JSON_HEADERS,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    require_json,
+    send_bytes,
+    send_json,
+)
+from hub.auth.access import Access
+from hub.auth.errors import NotPermitted
 from hub.errors import HubError
 
 
-def agent_app(
-    handler: RequestHandler, card: AgentCard, model: str | None, rpc_path: str, card_max_age: int
-) -> Starlette:
+def agent_app(handler: RequestHandler, card: CardEndpoint, model: str | None, rpc_path: str) -> Starlette:
     """One agent's routes; ``rpc_path`` is its interface path ("/" when mounted at its own prefix)."""
     context = AgentContextBuilder(model)
     prefix = rpc_path.rstrip("/")
     (rpc,) = create_jsonrpc_routes(handler, rpc_path, context_builder=context, enable_v0_3_compat=True)
     assert isinstance(rpc, Route)
-    routes: list[BaseRoute] = [
-        *create_agent_card_routes(card, card_url=CARD_PATH, cache_control=f"public, max-age={card_max_age}"),
-        rpc,
-    ]
+    routes: list[BaseRoute] = [Route(CARD_PATH, card.endpoint, methods=["GET"]), rpc]
     if prefix:  # the other spelling of the interface URL, served by the same endpoint
         routes.append(Route(prefix + "/", rpc.endpoint, methods=["POST"]))
     routes += create_rest_routes(
@@ -71,24 +85,33 @@ def jsonrpc_paths(rpc_path: str) -> frozenset[str]:
 
 
 class BindingGuard:
-    """Refuses a POST whose body is not JSON or is too large, in the binding's own error shape."""
+    """Refuses a POST whose body is not JSON or is too large, and what ``gate`` refuses, in the
+    binding's own error shape."""
 
-    def __init__(self, app: ASGIApp, jsonrpc: Collection[str], max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, jsonrpc: Collection[str], max_body_bytes: int, gate: Gate) -> None:
         self._app = app
         self._jsonrpc = frozenset(jsonrpc)
         self._max_body = max_body_bytes
+        self._gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        route = _route_path(scope)
+        jsonrpc = route in self._jsonrpc
+        body = b""
         try:
-            require_json(scope)
-            body = await read_body(scope, receive, self._max_body)
+            if scope["method"] == "POST":
+                require_json(scope)
+                body = await read_body(scope, receive, self._max_body)
+            refusal = self._gate.check(scope, route, body, jsonrpc)
+            if refusal is not None:
+                raise refusal
         except HubError as error:
-            await send_binding_error(send, error, jsonrpc=_route_path(scope) in self._jsonrpc)
+            await send_binding_error(send, error, jsonrpc=jsonrpc)
             return
-        await self._app(scope, _replay(body, receive), send)
+        await self._app(scope, _replay(body, receive) if scope["method"] == "POST" else receive, send)
 
 
 async def send_binding_error(send: Send, error: HubError, *, jsonrpc: bool) -> None:
@@ -100,22 +123,33 @@ async def send_binding_error(send: Send, error: HubError, *, jsonrpc: bool) -> N
     else:
         payload = build_rest_error_payload(a2a)
         payload["error"]["code"] = error.http_status
-    await send_json(send, error.http_status, payload)
+        payload["error"]["status"] = STATUS.get(error.http_status, payload["error"]["status"])
+    headers = (*JSON_HEADERS, *challenge_headers(error))
+    await send_bytes(send, error.http_status, orjson.dumps(payload), headers)
 
 
 class AgentsApp:
     """``/agents/{model}/...``: each model's agent app, mounted at its own prefix."""
 
-    def __init__(self, apps: Mapping[str, ASGIApp]) -> None:
+    def __init__(self, apps: Mapping[str, ASGIApp], access: Access) -> None:
         self._apps = dict(apps)
         self._names = sorted(self._apps, key=len, reverse=True)
+        self._access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         root = scope.get("root_path", "") + AGENTS_PATH + "/"
         rest = _route_path(scope)[len(AGENTS_PATH) + 1 :]
         model = next((n for n in self._names if rest == n or rest.startswith(n + "/")), None)
+        name = model or rest.split("/", 1)[0]
+        # Decided by the name alone, whether or not such an agent exists: a call to a model outside the
+        # caller's allow-list is refused, and its card is as absent as an unknown agent's.
+        if not self._access.visible(identity_of(scope), name):
+            if not is_card_request(scope):
+                await send_http_refusal(send, NotPermitted(name))
+                return
+            model = None
         if model is None:
-            await self._not_found(send, rest.split("/", 1)[0])
+            await self._not_found(send, name)
             return
         child = dict(scope)
         child["root_path"] = root + model

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Mapping
+from functools import partial
 from typing import Any
 
 from mcp.server.context import ServerRequestContext
@@ -16,8 +17,11 @@ from mcp.server.session import ServerSession
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp_types import CallToolRequestParams
 
+from hub.api.mcp.auth import caller
 from hub.api.mcp.errors import tool_error
-from hub.api.mcp.tools import Toolbox, ToolEntry
+from hub.api.mcp.tools import Toolbox, ToolEntry, unknown_tool
+from hub.auth.access import Access, open_access
+from hub.auth.errors import NotPermitted
 from hub.call import Call, Chunk
 from hub.errors import BackendError, HubError
 from hub.pipeline import Next
@@ -65,16 +69,28 @@ class ToolCalls:
     """The ``tools/call`` handler. ``streaming`` is False where progress cannot reach an HTTP client
     (JSON responses), so a progress token then does not turn the call into a stream."""
 
-    def __init__(self, toolbox: Toolbox, pipeline: Next, request_timeout: float, streaming: bool) -> None:
+    def __init__(
+        self,
+        toolbox: Toolbox,
+        pipeline: Next,
+        request_timeout: float,
+        streaming: bool,
+        access: Access | None = None,
+    ) -> None:
         self._toolbox = toolbox
+        self._access = access or open_access()
         self._pipeline = pipeline
         self._timeout = request_timeout
         self._streaming = streaming
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> Json:
-        tool = self._toolbox.get(params.name)
+        # Looked up in this caller's catalog before the arguments are read: a tool it may not use must
+        # not reveal itself by checking them (the policy stage is still the one that decides).
+        tool = self._toolbox.get(params.name, partial(self._access.visible, caller(ctx)))
         try:
             structured = await self._run(tool, params.arguments or {}, ctx)
+        except NotPermitted:
+            raise unknown_tool(params.name) from None
         except HubError as error:
             return tool_error(error)
         return _success(tool, structured)

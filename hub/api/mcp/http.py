@@ -2,8 +2,9 @@
 
 The SDK serves the protocol (handshake versions with sessions or without, the stateless 2026-07-28
 version, SSE or JSON responses, Host/Origin checks: 421 and 403). In front of it this layer answers
-what the hub decides for every door: the body-size limit (413, before anything is buffered past it) and
-JSON-RPC batches (400: no MCP revision the hub serves accepts them). The manager is called directly,
+what the hub decides for every door: who is calling (``auth``: 401/403 before the SDK sees anything),
+the body-size limit (413, before anything is buffered past it) and JSON-RPC batches (400: no MCP
+revision the hub serves accepts them). The manager is called directly,
 not through a Starlette ``Mount``, which would answer ``POST /mcp`` with a 307 to ``/mcp/``.
 """
 
@@ -18,7 +19,9 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
 from hub.api.asgi import Message, Receive, Scope, Send, read_body
+from hub.api.mcp.auth import authenticate
 from hub.api.mcp.errors import send_http_error
+from hub.auth.access import Access, open_access
 from hub.errors import BadRequest, HubError, NotFound
 from hub.settings import Settings
 
@@ -48,8 +51,9 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 
 
 class StreamableHTTPApp:
-    def __init__(self, server: Server[Any], settings: Settings) -> None:
+    def __init__(self, server: Server[Any], settings: Settings, access: Access | None = None) -> None:
         mcp = settings.mcp
+        self._access = access or open_access()
         self._limit = settings.server.max_body_bytes
         self._paths = frozenset({mcp.path, mcp.path + "/"})
         security = TransportSecuritySettings(
@@ -77,6 +81,8 @@ class StreamableHTTPApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] not in self._paths:
             raise NotFound(f"No route for {scope['method']} {scope['path']}")
+        if not await authenticate(self._access, scope, send):
+            return
         if scope["method"] == "POST":
             try:
                 body = await read_body(scope, receive, self._limit)

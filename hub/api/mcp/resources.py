@@ -6,7 +6,7 @@ the limits a call runs under. URIs are ``hub://models/{name}`` with the model na
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -54,16 +54,23 @@ class ModelCards:
             mime_type="application/json",
         )
 
-    def list(self, cursor: str | None) -> types.ListResourcesResult:
-        resources, next_cursor = paging.page(self._listed, cursor, self._page_size)
+    def list(
+        self, cursor: str | None, visible: Callable[[str], bool] | None = None
+    ) -> types.ListResourcesResult:
+        """A page of the cards of the models this caller may use."""
+        listed = self._listed if visible is None else [r for r in self._listed if visible(r.name)]
+        resources, next_cursor = paging.page(listed, cursor, self._page_size)
         return types.ListResourcesResult(resources=list(resources), next_cursor=next_cursor)
 
     def templates(self) -> types.ListResourceTemplatesResult:
         return types.ListResourceTemplatesResult(resource_templates=[TEMPLATE])
 
-    def read(self, uri: str) -> types.ReadResourceResult:
-        """The card now; an unknown URI is -32602 with the URI in ``data`` (SEP-2164)."""
+    def read(self, uri: str, visible: Callable[[str], bool] | None = None) -> types.ReadResourceResult:
+        """The card now; an unknown URI is -32602 with the URI in ``data`` (SEP-2164), and so is the card
+        of a model the caller may not use."""
         entry = self._by_uri.get(uri) or self._by_uri.get(uri_of(unquote(uri.removeprefix(PREFIX))))
+        if entry is not None and visible is not None and not visible(entry.name):
+            entry = None
         if entry is None or not uri.startswith(PREFIX):
             raise MCPError(INVALID_PARAMS, f"Resource not found: {uri}", {"uri": uri})
         text = orjson.dumps(self.card(entry), option=orjson.OPT_INDENT_2).decode()

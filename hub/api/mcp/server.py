@@ -8,7 +8,8 @@ the hot path.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import mcp_types as types
@@ -20,10 +21,12 @@ from mcp_types import INTERNAL_ERROR
 from pydantic import ValidationError
 
 from hub import __version__
+from hub.api.mcp.auth import caller
 from hub.api.mcp.calls import ToolCalls
 from hub.api.mcp.http import StreamableHTTPApp
 from hub.api.mcp.resources import ModelCards
 from hub.api.mcp.tools import Toolbox
+from hub.auth.access import Access, open_access
 from hub.pipeline import Next
 from hub.registry import Registry
 from hub.settings import Settings
@@ -38,7 +41,7 @@ INSTRUCTIONS = (
 )
 
 # Lists change only when the hub restarts with another pool; a model card carries live replica health.
-# Private: once identity and policy stages exist, what a caller sees may depend on who it is.
+# Private: what a caller sees depends on who it is (the policy's allow-lists).
 CACHE_HINTS: Mapping[CacheableMethod, CacheHint] = {
     "tools/list": CacheHint(ttl_ms=60_000, scope="private"),
     "resources/list": CacheHint(ttl_ms=60_000, scope="private"),
@@ -74,18 +77,22 @@ Context = ServerRequestContext[Any, Any]
 
 
 class _Catalog:
-    """The read-only methods, as the SDK calls them: ``(ctx, params) -> result``."""
+    """The read-only methods, as the SDK calls them: ``(ctx, params) -> result``. Each caller sees the
+    models it may use and nothing else (``hub.auth``)."""
 
-    def __init__(self, toolbox: Toolbox, cards: ModelCards) -> None:
-        self._toolbox, self._cards = toolbox, cards
+    def __init__(self, toolbox: Toolbox, cards: ModelCards, access: Access) -> None:
+        self._toolbox, self._cards, self._access = toolbox, cards, access
+
+    def _visible(self, ctx: Context) -> Callable[[str], bool]:
+        return partial(self._access.visible, caller(ctx))
 
     async def tools(self, ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        return self._toolbox.list(_cursor(params))
+        return self._toolbox.list(_cursor(params), self._visible(ctx))
 
     async def resources(
         self, ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return self._cards.list(_cursor(params))
+        return self._cards.list(_cursor(params), self._visible(ctx))
 
     async def templates(
         self, ctx: Context, params: types.PaginatedRequestParams | None
@@ -93,7 +100,7 @@ class _Catalog:
         return self._cards.templates()
 
     async def read(self, ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        return self._cards.read(params.uri)
+        return self._cards.read(params.uri, self._visible(ctx))
 
     async def prompts(
         self, ctx: Context, params: types.PaginatedRequestParams | None
@@ -102,8 +109,8 @@ class _Catalog:
         return types.ListPromptsResult(prompts=[])
 
 
-def build_server(toolbox: Toolbox, cards: ModelCards, calls: ToolCalls) -> Server[Any]:
-    catalog = _Catalog(toolbox, cards)
+def build_server(toolbox: Toolbox, cards: ModelCards, calls: ToolCalls, access: Access) -> Server[Any]:
+    catalog = _Catalog(toolbox, cards, access)
     server: Server[Any] = Server(
         "hub",
         version=__version__,
@@ -133,13 +140,16 @@ class MCPFrontDoor:
     ``http`` is mounted at ``settings.mcp.path``; ``http.lifespan`` must run while it serves.
     """
 
-    def __init__(self, registry: Registry, pipeline: Next, settings: Settings) -> None:
+    def __init__(
+        self, registry: Registry, pipeline: Next, settings: Settings, access: Access | None = None
+    ) -> None:
+        access = access or open_access()
         page_size = settings.mcp.page_size
         self.toolbox = Toolbox(registry, page_size)
         self.cards = ModelCards(registry, self.toolbox.names, settings.server, page_size)
         # JSON responses carry no notifications, so there a progress token cannot mean "stream".
         calls = ToolCalls(
-            self.toolbox, pipeline, settings.server.request_timeout, not settings.mcp.json_response
+            self.toolbox, pipeline, settings.server.request_timeout, not settings.mcp.json_response, access
         )
-        self.server = build_server(self.toolbox, self.cards, calls)
-        self.http = StreamableHTTPApp(self.server, settings)
+        self.server = build_server(self.toolbox, self.cards, calls, access)
+        self.http = StreamableHTTPApp(self.server, settings, access)

@@ -52,12 +52,15 @@ async def running(app: ASGIApp) -> AsyncIterator[None]:
 async def serve_stdio(settings: Settings) -> None:
     from hub.app import build_app  # the app module wires this package in: import it only when run
 
-    # Only this door: the HTTP-only A2A door (and its database) would serve nobody here.
+    # Only this door: the HTTP-only A2A door (and its database) would serve nobody here. No auth either:
+    # stdio carries no credentials, and the process runs with the authority of whoever launched it,
+    # who can read the config (and its key store) anyway (docs/auth.md).
     doors = {
         "mcp": settings.mcp.model_copy(update={"enabled": True}),
         "a2a": settings.a2a.model_copy(update={"enabled": False}),
+        "auth": None,
     }
-    hub = build_app(settings.model_copy(update=doors))
+    hub = build_app(settings.model_copy(update=doors), credentials=False)
     server = next(m.app.manager.app for m in hub.mounts if isinstance(m.app, StreamableHTTPApp))
     async with running(hub), stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())

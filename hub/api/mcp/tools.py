@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,17 +55,27 @@ class Toolbox:
         self._tools = [t.tool for t in self._by_name.values()]
         self.names: Mapping[str, str] = names
 
-    def get(self, name: str) -> ToolEntry:
-        """The tool called ``name``; an unknown tool is a protocol error (-32602), as the spec says."""
+    def get(self, name: str, visible: Callable[[str], bool] | None = None) -> ToolEntry:
+        """The tool called ``name`` as this caller's catalog has it (``visible`` says which models the
+        caller may use). An unknown tool is a protocol error (-32602), as the spec says; a tool the
+        caller may not use is the very same error, so it cannot be told from one that does not exist."""
         found = self._by_name.get(name)
-        if found is None:
-            raise MCPError(INVALID_PARAMS, f"Unknown tool: {name}", {"name": name})
+        if found is None or (visible is not None and not visible(found.model)):
+            raise unknown_tool(name)
         return found
 
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
         found = self._by_name.get(name)
         return None if found is None else found.schema.input_schema
 
-    def list(self, cursor: str | None) -> types.ListToolsResult:
-        tools, next_cursor = paging.page(self._tools, cursor, self._page_size)
+    def list(self, cursor: str | None, visible: Callable[[str], bool] | None = None) -> types.ListToolsResult:
+        """A page of the tools this caller may use; cursors count within that caller's list."""
+        listed = self._tools
+        if visible is not None:
+            listed = [e.tool for e in self._by_name.values() if visible(e.model)]
+        tools, next_cursor = paging.page(listed, cursor, self._page_size)
         return types.ListToolsResult(tools=list(tools), next_cursor=next_cursor)
+
+
+def unknown_tool(name: str) -> MCPError:
+    return MCPError(INVALID_PARAMS, f"Unknown tool: {name}", {"name": name})

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+
+from hub.budgets.base import BudgetStore
+from hub.budgets.memory import MemoryBudgetStore
+from hub.budgets.redis import RedisBudgetStore
+from tests.hub.budgets.support import REDIS_URL, StoreFactory, WallClock
+
+
+@pytest.fixture
+def clock() -> WallClock:
+    return WallClock()
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    prefix = f"test:budgets:{secrets.token_hex(4)}:"
+    yield prefix
+    with redis.Redis.from_url(REDIS_URL) as client:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_store(
+    request: pytest.FixtureRequest, clock: WallClock, prefix: str
+) -> AsyncIterator[StoreFactory]:
+    """Stores of one kind that share state the way that kind does: each Redis store is a client of
+    its own on the same keys (as separate hubs are); memory stores share nothing, so the factory
+    hands out one and the same."""
+    stores: list[BudgetStore] = []
+    memory = MemoryBudgetStore(clock, lease_seconds=600)
+
+    async def make() -> BudgetStore:
+        store: BudgetStore = memory
+        if request.param == "redis":
+            store = RedisBudgetStore.from_url(REDIS_URL, prefix=prefix, clock=clock, lease_seconds=600)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        await store.aclose()

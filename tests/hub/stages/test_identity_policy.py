@@ -1,0 +1,70 @@
+"""The identity and policy stages in the pipeline, in the order ``build_stages`` gives them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from hub.app import build_stages
+from hub.auth.access import build_access
+from hub.auth.errors import MissingCredentials, NotPermitted
+from hub.auth.keys import generate
+from hub.auth.keystore import MemoryKeyStore
+from hub.call import ANONYMOUS, Call, Operation, Result
+from hub.pipeline import compose
+from hub.settings import Settings
+from hub.stages.identity import IdentityStage
+from hub.stages.policy import PolicyStage
+
+pytestmark = pytest.mark.anyio
+MADE = generate("research", datetime(2026, 1, 1, tzinfo=UTC), models=("chat-*",))
+
+
+def pipeline(auth: dict[str, Any] | None) -> tuple[Any, list[Call]]:
+    settings = Settings.model_validate({} if auth is None else {"auth": auth})
+    access = build_access(settings, MemoryKeyStore([MADE.record]))
+    seen: list[Call] = []
+
+    async def terminal(call: Call) -> Result:
+        seen.append(call)
+        return Result(body={"ok": True})
+
+    return compose(build_stages(settings, access), terminal), seen
+
+
+def call(model: str, **headers: str) -> Call:
+    return Call("http", Operation.CHAT, model, {"model": model, "messages": []}, headers=headers)
+
+
+def test_identity_comes_before_policy() -> None:
+    settings = Settings.model_validate({})
+    stages = build_stages(settings, build_access(settings, None))
+    assert [type(s) for s in stages] == [IdentityStage, PolicyStage]
+
+
+async def test_the_identity_reaches_the_next_stages() -> None:
+    run, seen = pipeline({"teams": {"research": {"models": ["*"]}}})
+    await run(call("chat-small", **{"x-api-key": MADE.key.get_secret_value()}))
+    (passed,) = seen
+    assert passed.identity.team == "research" and passed.identity.key_id == MADE.record.id
+    assert MADE.key.get_secret_value() not in repr(passed)  # headers stay out of reprs
+
+
+async def test_refusals_happen_before_the_router() -> None:
+    run, seen = pipeline({"teams": {"research": {"models": ["chat-*", "emb"]}}})
+    with pytest.raises(MissingCredentials):
+        await run(call("chat-small"))
+    key = {"x-api-key": MADE.key.get_secret_value()}
+    with pytest.raises(NotPermitted):
+        await run(call("emb", **key))  # the team allows it, the key does not
+    with pytest.raises(NotPermitted):
+        await run(call("does-not-exist", **key))
+    assert seen == []
+
+
+async def test_open_by_default() -> None:
+    run, seen = pipeline(None)
+    await run(call("anything", authorization="Bearer unused"))
+    assert seen[0].identity is ANONYMOUS
