@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from hub.api.asgi import Receive, Scope, Send
 from hub.api.openai import OpenAIFrontDoor
@@ -13,35 +16,93 @@ from hub.auth.access import Access, announce, build_access
 from hub.auth.doors import METADATA_PATH
 from hub.auth.metadata import ProtectedResourceMetadata
 from hub.auth.sqlstore import SqlKeyStore
+from hub.budgets import BudgetStore, MemoryBudgetStore, budget_lookup, key_allowances, store_lifespan
+from hub.limits.base import RateLimitStore
+from hub.limits.wiring import KeyRates, LimitsFor
+from hub.limits.wiring import build_store as build_limit_store
 from hub.pipeline import Stage, compose
+from hub.pricing import Prices
 from hub.registry import BackendFactory, Registry, build_registry
 from hub.routing.health import HealthChecker
 from hub.routing.pool import Clock
 from hub.settings import Settings
+from hub.stages.budgets import BudgetStage
 from hub.stages.identity import IdentityStage
+from hub.stages.limits import LimitsStage
 from hub.stages.policy import PolicyStage
 from hub.stages.routing import Router
+from hub.stages.usage import UsageStage
 from hub.store import Store
+from hub.usage import SqlLedger, UsageRecorder
 
 log = logging.getLogger("hub")
 
 
-def build_stages(settings: Settings, access: Access) -> Sequence[Stage]:
+@dataclass(frozen=True, slots=True)
+class Policies:
+    """What the policy stages need, built once in ``build_app``."""
+
+    access: Access
+    recorder: UsageRecorder
+    prices: Prices
+    limit_store: RateLimitStore
+    budget_store: BudgetStore
+
+
+def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
     """The once-per-call stages, outermost first. Order matters and each constraint says why:
 
     1. tracing   - outermost, so rejected calls are traced too            (arrives with observability)
     2. identity  - who is calling; everything below needs to know
-    3. policy    - may this caller use this target; needs identity, and runs before anything looks
+    3. usage     - one ledger row per call; needs identity (a row has a caller), and sits above the
+                   refusing stages so refused calls are recorded with their status
+    4. policy    - may this caller use this target; needs identity, and runs before anything looks
                    the model up, so an unknown and a forbidden model are refused alike
-    4. limits    - per caller/team/model budgets; needs identity, and runs after policy so refused
-                   calls spend nothing                                     (arrives with limits)
+    5. limits    - rpm/tpm/concurrency per key, team, model and hub; after policy, so refused calls
+                   spend nothing
+    6. budgets   - spend per team and key; last, so a call refused by a limit reserves no money
     then the router (the terminal): pick a replica, call the backend, fail over before the first byte.
     """
+    key_rates = _key_rates(p.access)
+    usage: list[Stage] = []
+    if settings.usage.enabled:
+        instance = settings.usage.instance or socket.gethostname()
+        usage = [UsageStage(p.recorder, p.prices, instance=instance)]
+    b = settings.budgets
+    lookup = budget_lookup(b.teams, key_allowances(p.access.key_record, b.key_period))
     return [
-        IdentityStage(access),
-        PolicyStage(access),
-        # limits go here: after policy, before the router.
+        IdentityStage(p.access),
+        *usage,
+        PolicyStage(p.access),
+        LimitsStage(p.limit_store, LimitsFor(settings.limits, key_rates), settings.limits.default_max_tokens),
+        BudgetStage(
+            p.budget_store,
+            p.prices,
+            lookup,
+            default_max_tokens=b.default_max_tokens,
+            timeout=b.timeout,
+            fail_open=b.failure_mode == "open",
+        ),
     ]
+
+
+def _key_rates(access: Access) -> KeyRates:
+    async def rates(key_id: str) -> tuple[int | None, int | None]:
+        record = await access.key_record(key_id)
+        return (None, None) if record is None else (record.rpm, record.tpm)
+
+    return rates
+
+
+def _budget_store(settings: Settings) -> BudgetStore:
+    b = settings.budgets
+    lease = b.lease_seconds or settings.server.request_timeout + 60
+    if b.store == "redis":
+        from hub.budgets.redis import RedisBudgetStore
+
+        assert b.redis_url is not None  # validated
+        return RedisBudgetStore.from_url(b.redis_url, lease_seconds=lease)
+    return MemoryBudgetStore(lease_seconds=lease)
 
 
 def build_app(
@@ -60,13 +121,24 @@ def build_app(
     access = build_access(settings, SqlKeyStore(store.engine) if credentials else None)
     if credentials:
         announce(settings)
-    pipeline = compose(build_stages(settings, access), Router(registry))
+    u = settings.usage
+    ledger = SqlLedger(store.engine)
+    recorder = UsageRecorder(
+        ledger, max_queue=u.queue_size, batch_size=u.batch_size, flush_interval=u.flush_interval
+    )
+    prices = {m.name: m.price for m in settings.models if m.price is not None}
+    policies = Policies(access, recorder, prices, build_limit_store(settings.limits), _budget_store(settings))
+    pipeline = compose(build_stages(settings, policies), Router(registry))
     openai = OpenAIFrontDoor(
         registry, pipeline, settings.server.max_body_bytes, settings.server.request_timeout, access
     )
     mounts: list[Mount] = []
-    # The store first, so it closes after everything that uses it; then the key table.
-    lifespans: list[Lifespan] = [store.lifespan, access.lifespan]
+    # The store first, so it closes after everything that uses it; then the key table; the recorder
+    # flushes its queued rows before the engine goes.
+    lifespans: list[Lifespan] = [store.lifespan, access.lifespan, _closing(policies.limit_store)]
+    lifespans.append(store_lifespan(policies.budget_store))
+    if u.enabled:
+        lifespans.append(recorder.lifespan)
     if settings.mcp.enabled:
         from hub.api.mcp import MCPFrontDoor  # the MCP SDK loads only when the door is on
 
@@ -81,7 +153,20 @@ def build_app(
         a2a = build_a2a(settings, registry, pipeline, store, access)
         mounts += a2a.mounts
         lifespans.append(a2a.lifespan)
-    return HubApp(settings, registry, openai, HealthChecker(registry), mounts, lifespans, access)
+    app = HubApp(settings, registry, openai, HealthChecker(registry), mounts, lifespans, access)
+    app.ledger = ledger if u.enabled else None
+    return app
+
+
+def _closing(limit_store: RateLimitStore) -> Lifespan:
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await limit_store.aclose()
+
+    return lifespan
 
 
 __all__ = ["Receive", "Scope", "Send", "build_app"]

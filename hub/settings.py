@@ -26,7 +26,11 @@ from pydantic import (
 )
 
 from hub.auth.settings import AuthSection
+from hub.budgets.settings import BudgetsSettings
 from hub.call import Operation
+from hub.limits.settings import LimitsSettings
+from hub.pricing import Price
+from hub.usage.settings import UsageSettings
 
 ENV_PREFIX = "HUB_"
 CONFIG_ENV = "HUB_CONFIG"
@@ -100,6 +104,9 @@ class ModelSettings(_Strict):
     backend: BackendKind
     description: str = ""
     upstream_model: str | None = Field(None, description="model name the backend knows; default: name")
+    price: Price | None = Field(
+        None, description="USD per 1k input/output tokens; none: free, no budget applies"
+    )
     replicas: tuple[Replica, ...] = ()
     routing: RoutingStrategy = "least-outstanding"
     max_concurrency: int = Field(64, ge=1, description="calls in flight per replica")
@@ -177,6 +184,9 @@ class Settings(_Strict):
     # None (no section): open access, announced at start. A section, even empty: credentials required
     # unless it says anonymous: true.
     auth: AuthSection = None
+    limits: LimitsSettings = LimitsSettings()
+    budgets: BudgetsSettings = BudgetsSettings()
+    usage: UsageSettings = UsageSettings()
     models: tuple[ModelSettings, ...] = ()
     source: str = Field("embedded default", exclude=True)
 

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from hub.api import admin
 from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, request_headers, send_json
 from hub.api.openai import OpenAIFrontDoor, send_error
 from hub.auth.access import Access, open_access
@@ -19,6 +20,7 @@ from hub.errors import HubError, NotFound
 from hub.registry import Registry
 from hub.routing.health import HealthChecker
 from hub.settings import Settings
+from hub.usage import LedgerStore
 
 log = logging.getLogger("hub")
 
@@ -61,6 +63,7 @@ class HubApp:
         self.health = health
         self.mounts = tuple(mounts)
         self.lifespans = tuple(lifespans)
+        self.ledger: LedgerStore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -126,6 +129,10 @@ class HubApp:
             identity = await self.access.identify(request_headers(scope), "http")
             visible = [e.name for e in self.registry if self.access.visible(identity, e.name)]
             await send_json(send, 200, {"models": [self._pool_card(name) for name in visible]})
+        elif path == "/admin/usage" and self.ledger is not None:
+            _allow(method, "GET")
+            identity = await self.access.identify(request_headers(scope), "http")
+            await admin.usage(self.ledger, self.access, identity, scope, send)
         else:
             raise NotFound(f"No route for {method} {scope['path']}")
 

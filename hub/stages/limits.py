@@ -8,7 +8,7 @@ was actually delivered. A stream cut short by the caller settles with what it de
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from hub.limits.errors import LimitExceeded
 from hub.limits.spec import Kind, LimitSpec
 from hub.pipeline import Next
 
-SpecsFor = Callable[[Call], Sequence[LimitSpec]]
+SpecsFor = Callable[[Call], Awaitable[Sequence[LimitSpec]]]
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text in BPE vocabularies
 
 
@@ -40,7 +40,7 @@ class LimitsStage:
         self._default_max_tokens = default_max_tokens
 
     async def __call__(self, call: Call, next: Next) -> Result:
-        specs = self._specs_for(call)
+        specs = await self._specs_for(call)
         if not specs:
             return await next(call)
         estimate = estimate_tokens(call, self._default_max_tokens)

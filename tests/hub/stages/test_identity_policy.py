@@ -7,16 +7,22 @@ from typing import Any
 
 import pytest
 
-from hub.app import build_stages
-from hub.auth.access import build_access
+from hub.app import Policies, build_stages
+from hub.auth.access import Access, build_access
 from hub.auth.errors import MissingCredentials, NotPermitted
 from hub.auth.keys import generate
 from hub.auth.keystore import MemoryKeyStore
+from hub.budgets import MemoryBudgetStore
 from hub.call import ANONYMOUS, Call, Operation, Result
+from hub.limits.memory import MemoryStore
 from hub.pipeline import compose
 from hub.settings import Settings
+from hub.stages.budgets import BudgetStage
 from hub.stages.identity import IdentityStage
+from hub.stages.limits import LimitsStage
 from hub.stages.policy import PolicyStage
+from hub.stages.usage import UsageStage
+from hub.usage import MemoryLedger, UsageRecorder
 
 pytestmark = pytest.mark.anyio
 MADE = generate("research", datetime(2026, 1, 1, tzinfo=UTC), models=("chat-*",))
@@ -31,7 +37,12 @@ def pipeline(auth: dict[str, Any] | None) -> tuple[Any, list[Call]]:
         seen.append(call)
         return Result(body={"ok": True})
 
-    return compose(build_stages(settings, access), terminal), seen
+    return compose(build_stages(settings, policies(access)), terminal), seen
+
+
+def policies(access: Access) -> Policies:
+    """The real in-memory stores every embedded hub runs with."""
+    return Policies(access, UsageRecorder(MemoryLedger()), {}, MemoryStore(), MemoryBudgetStore())
 
 
 def call(model: str, **headers: str) -> Call:
@@ -40,8 +51,8 @@ def call(model: str, **headers: str) -> Call:
 
 def test_identity_comes_before_policy() -> None:
     settings = Settings.model_validate({})
-    stages = build_stages(settings, build_access(settings, None))
-    assert [type(s) for s in stages] == [IdentityStage, PolicyStage]
+    stages = build_stages(settings, policies(build_access(settings, None)))
+    assert [type(s) for s in stages] == [IdentityStage, UsageStage, PolicyStage, LimitsStage, BudgetStage]
 
 
 async def test_the_identity_reaches_the_next_stages() -> None:

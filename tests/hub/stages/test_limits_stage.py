@@ -42,7 +42,10 @@ def pipeline(specs: list[LimitSpec], store: MemoryStore, backend: FakeBackend) -
         }
     )
     registry = build_registry(settings, {"openai": lambda _: backend})
-    return compose([LimitsStage(store, lambda call: specs)], Router(registry))
+    async def specs_for(call: Call) -> list[LimitSpec]:
+        return specs
+
+    return compose([LimitsStage(store, specs_for)], Router(registry))
 
 
 def chat(stream: bool = False, max_tokens: int = 10) -> Call:

@@ -1,0 +1,27 @@
+"""Admin endpoints that read the hub's own records: ``GET /admin/usage``."""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+from datetime import UTC, datetime
+
+from hub.api.asgi import Scope, Send, send_json
+from hub.auth.access import Access
+from hub.call import Identity
+from hub.usage import LedgerStore, parse_query, usage_json
+from hub.usage.report import UsageQuery
+
+
+async def usage(ledger: LedgerStore, access: Access, identity: Identity, scope: Scope, send: Send) -> None:
+    """Spend and tokens per team, key or model (query: since, until, group_by, team, key, model,
+    recent). A caller with a team sees only its team's rows; open access sees everything."""
+    raw = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    query = parse_query({k: v[-1] for k, v in raw.items()}, datetime.now(UTC))
+    await send_json(send, 200, await usage_json(ledger, _own_team(query, identity)))
+
+
+def _own_team(query: UsageQuery, identity: Identity) -> UsageQuery:
+    if identity.team is None:
+        return query
+    return dataclasses.replace(query, filters=dataclasses.replace(query.filters, team=identity.team))

@@ -1,0 +1,55 @@
+"""From settings to the limits stage's inputs: the store, and the limits that apply to a call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from hub.call import Call
+from hub.limits.base import RateLimitStore
+from hub.limits.memory import MemoryStore
+from hub.limits.settings import LimitsSettings, Rates
+from hub.limits.spec import FailureMode, Kind, LimitSpec, Scope
+
+KeyRates = Callable[[str], Awaitable[tuple[int | None, int | None]]]
+"""An API key's own (rpm, tpm), from the key store."""
+
+
+def build_store(settings: LimitsSettings) -> RateLimitStore:
+    if settings.store == "memory":
+        return MemoryStore()
+    from hub.limits.redis import RedisStore
+    from hub.limits.resilient import ResilientStore
+
+    assert settings.redis_url is not None  # validated
+    shared = RedisStore.from_url(settings.redis_url, prefix=settings.key_prefix)
+    return ResilientStore(
+        shared, MemoryStore(), replicas=settings.replicas, timeout=settings.timeout_ms / 1000
+    )
+
+
+class LimitsFor:
+    """The limits of one call: its key's, its team's, its model's and the hub's, as configured."""
+
+    def __init__(self, settings: LimitsSettings, key_rates: KeyRates) -> None:
+        self._settings = settings
+        self._key_rates = key_rates
+
+    async def __call__(self, call: Call) -> Sequence[LimitSpec]:
+        s = self._settings
+        specs = self._specs(Scope.GLOBAL, "hub", s.global_)
+        specs += self._specs(Scope.MODEL, call.model, s.models.get(call.model))
+        identity = call.identity
+        if identity.team is not None:
+            specs += self._specs(Scope.TEAM, identity.team, s.teams.get(identity.team))
+        if identity.key_id is not None:
+            rpm, tpm = await self._key_rates(identity.key_id)
+            own = Rates(rpm=rpm or s.keys.rpm, tpm=tpm or s.keys.tpm, concurrency=s.keys.concurrency)
+            specs += self._specs(Scope.KEY, identity.key_id, own)
+        return specs
+
+    def _specs(self, scope: Scope, key: str, rates: Rates | None) -> list[LimitSpec]:
+        if rates is None:
+            return []
+        mode = FailureMode(rates.failure_mode or self._settings.failure_mode)
+        pairs = ((Kind.REQUESTS, rates.rpm), (Kind.TOKENS, rates.tpm), (Kind.CONCURRENCY, rates.concurrency))
+        return [LimitSpec(scope, key, kind, limit, 60.0, mode) for kind, limit in pairs if limit is not None]
