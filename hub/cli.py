@@ -1,4 +1,4 @@
-"""``hub serve | models | keys | check-config | mcp-stdio``."""
+"""``hub serve | models | keys | usage | check-config | mcp-stdio``."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     from hub.auth.cli import add_parser as add_keys
 
     add_keys(sub)
+    from hub.usage.cli import add_parser as add_usage
+
+    add_usage(sub)
     return parser
 
 

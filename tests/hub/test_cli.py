@@ -43,3 +43,47 @@ def test_serve_refuses_a_bad_file_at_start(tmp_path: Path) -> None:
     result = hub("serve", "--config", str(path), "--port", "0")
     assert result.returncode == 2
     assert "models.0.replicas.0.url" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_usage_reads_the_ledger(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from hub.settings import StoreSettings
+    from hub.store import build_engine
+    from hub.usage import SqlLedger, UsageRow
+
+    db = tmp_path / "hub.db"
+    config = tmp_path / "hub.yaml"
+    config.write_text(f"store:\n  url: sqlite+aiosqlite:///{db}\n" + GOOD)
+
+    async def write() -> None:
+        engine = build_engine(StoreSettings(url=f"sqlite+aiosqlite:///{db}"))
+        ledger = SqlLedger(engine)
+        await ledger.initialize()
+        row = UsageRow(
+            at=datetime.now(UTC),
+            frontdoor="http",
+            model="fake-model",
+            operation="chat",
+            subject="k1",
+            status="ok",
+            status_code=200,
+            latency_ms=3.0,
+            prompt_tokens=10,
+            completion_tokens=5,
+            cost=0.25,
+            stream=False,
+            estimated=False,
+            team="research",
+            key_id="k1",
+        )
+        await ledger.insert([row, row])
+        await engine.dispose()
+
+    asyncio.run(write())
+    result = hub("usage", "--config", str(config), "--by", "team", "--json", "--since", "1d")
+    assert result.returncode == 0, result.stderr
+    assert '"research"' in result.stdout and "0.5" in result.stdout
+    bad = hub("usage", "--config", str(config), "--since", "someday")
+    assert bad.returncode == 2 and "'since'" in bad.stderr

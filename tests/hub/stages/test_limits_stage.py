@@ -42,6 +42,7 @@ def pipeline(specs: list[LimitSpec], store: MemoryStore, backend: FakeBackend) -
         }
     )
     registry = build_registry(settings, {"openai": lambda _: backend})
+
     async def specs_for(call: Call) -> list[LimitSpec]:
         return specs
 
