@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.app import build_stages
 from hub.auth.access import build_access
 from hub.auth.keys import generate
 from hub.auth.keystore import KeyStore
@@ -27,6 +26,8 @@ from hub.auth.sqlstore import SqlKeyStore
 from hub.call import Call, Operation, Result
 from hub.pipeline import Next, compose
 from hub.settings import Settings, StoreSettings
+from hub.stages.identity import IdentityStage
+from hub.stages.policy import PolicyStage
 from hub.store import build_engine
 from tests.support.jwt_issuer import ISSUER, Issuer, public_pem
 from tests.support.postgres import postgres_database
@@ -54,7 +55,7 @@ async def _stages_cost(
 ) -> float:
     access = build_access(settings, store)
     async with access.lifespan():
-        with_stages: Next = compose(build_stages(settings, access), _terminal)
+        with_stages: Next = compose([IdentityStage(access), PolicyStage(access)], _terminal)
         without: Next = compose([], _terminal)
         call = Call("http", Operation.CHAT, "fake-model", {"model": "fake-model"}, headers=headers)
         await with_stages(call)  # warm the caches

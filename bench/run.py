@@ -15,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bench.load import Wrk, WrkNotFound
@@ -28,6 +29,7 @@ from bench.servers import (
     PROJECT_ROOT,
     Server,
     can_pin,
+    create_key,
     hub_config,
     start_hub,
     start_upstream,
@@ -162,6 +164,10 @@ class Bench:
         hub = None
         if Target.HUB in targets:
             config = hub_config(upstream.url, scenario.hub_overrides)
+            if scenario.api_key:
+                config["store"] = {"url": f"sqlite+aiosqlite:///{self.workdir / scenario.name}.db"}
+                key = create_key(self.workdir, config, scenario.name)
+                scenario = replace(scenario, headers={**scenario.headers, "Authorization": f"Bearer {key}"})
             hub = start_hub(self.workdir, config, self.hub_cpu, scenario.name)
         try:
             for target in targets:

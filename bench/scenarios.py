@@ -36,6 +36,7 @@ class Scenario:
     hub_overrides: Mapping[str, Any] = field(default_factory=dict)
     direct: bool = True  # the upstream answers this request too, so there is a baseline
     expect: bytes = b""  # a good answer's body contains this; checked once before the load
+    api_key: bool = False  # make a key with `hub keys create` for the hub's config and send it
 
 
 def _chat(stream: bool) -> bytes:
@@ -52,6 +53,13 @@ def _chat(stream: bool) -> bytes:
     return orjson.dumps(body)
 
 
+# Policy on: API-key auth, then limits and budgets that are checked on every call but never bind, so
+# the rows measure what the stages cost. The key prefix keeps runs apart in a shared Redis.
+_AUTH: Mapping[str, Any] = {"auth": {"teams": {"bench": {"models": ["*"]}}}}
+_NEVER = {"rpm": 1_000_000_000, "tpm": 1_000_000_000_000}
+_LIMITS: Mapping[str, Any] = {"global": _NEVER, "teams": {"bench": _NEVER}, "keys": _NEVER}
+_REDIS = "redis://127.0.0.1:6379/0"
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="chat",
@@ -66,6 +74,29 @@ SCENARIOS: tuple[Scenario, ...] = (
         path="/v1/chat/completions",
         body=_chat(stream=True),
         expect=b"data: [DONE]",
+    ),
+    Scenario(
+        name="chat-auth-limits",
+        description="chat with API-key auth and in-process rpm/tpm limits (key, team, hub) on",
+        path="/v1/chat/completions",
+        body=_chat(stream=False),
+        hub_overrides={**_AUTH, "limits": _LIMITS},
+        direct=False,
+        expect=b'"chat.completion"',
+        api_key=True,
+    ),
+    Scenario(
+        name="chat-auth-redis",
+        description="chat with API-key auth and Redis-shared rpm/tpm limits (key, team, hub) on",
+        path="/v1/chat/completions",
+        body=_chat(stream=False),
+        hub_overrides={
+            **_AUTH,
+            "limits": {**_LIMITS, "store": "redis", "redis_url": _REDIS, "key_prefix": "bench:rl:"},
+        },
+        direct=False,
+        expect=b'"chat.completion"',
+        api_key=True,
     ),
 )
 

@@ -119,6 +119,15 @@ def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
     return merged
 
 
+def create_key(workdir: Path, config: Mapping[str, Any], tag: str) -> str:
+    """``hub keys create`` against the config the hub will run with: the key it prints, once."""
+    config_path = workdir / f"hub-{tag}.yaml"
+    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    cmd = [sys.executable, "-m", "hub", "keys", "create", "--team", "bench", "--config", str(config_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout.strip().splitlines()[-1]
+
+
 def start_hub(workdir: Path, config: Mapping[str, Any], cpu: int | None, tag: str) -> Server:
     """``hub serve --config FILE`` (the installed console script) with ``config`` written as YAML."""
     config_path = workdir / f"hub-{tag}.yaml"

@@ -161,6 +161,9 @@ def build_app(
 def _closing(limit_store: RateLimitStore) -> Lifespan:
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
+        warm_up = getattr(limit_store, "warm_up", None)  # the Redis store: connect, load the scripts
+        if warm_up is not None:
+            await warm_up()
         try:
             yield
         finally:

@@ -72,7 +72,8 @@ def error_headers(error: HubError) -> list[tuple[bytes, bytes]]:
     if not isinstance(error, RateLimited):
         return []
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
-    if error.retry_after is not None:
+    # A limit's headers already carry its own Retry-After: send one, never "60, 60".
+    if error.retry_after is not None and not any(name == b"retry-after" for name, _ in headers):
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     return headers
 

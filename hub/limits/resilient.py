@@ -103,6 +103,19 @@ class ResilientStore:
             # retry, and an unconfirmed slot frees itself with its lease.
             self.stats.release_failures += 1
 
+    async def warm_up(self) -> None:
+        """Connect and load the shared store's scripts before the first call, so the first decisions
+        do not spend their time budget on it. Redis being down at start is not fatal: the failure
+        modes apply until it answers."""
+        warm_up = getattr(self._shared, "warm_up", None)
+        if warm_up is None:
+            return
+        try:
+            async with asyncio.timeout(max(self._timeout, 1.0)):
+                await warm_up()
+        except (TimeoutError, LimitStoreUnavailable) as exc:
+            log.warning("rate-limit store not ready at start (%s): failure modes apply until it is", exc)
+
     async def aclose(self) -> None:
         await self._shared.aclose()
         await self._local.aclose()

@@ -8,6 +8,7 @@ was actually delivered. A stream cut short by the caller settles with what it de
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.errors import HubError
 from hub.limits.base import Admission, RateLimitStore
 from hub.limits.errors import LimitExceeded
+from hub.limits.memory import MemoryStore
 from hub.limits.spec import Kind, LimitSpec
 from hub.pipeline import Next
 
@@ -38,6 +40,8 @@ class LimitsStage:
         self._store = store
         self._specs_for = specs_for
         self._default_max_tokens = default_max_tokens
+        self._settling: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
+        self._local = isinstance(store, MemoryStore)  # settles in microseconds: no need to defer
 
     async def __call__(self, call: Call, next: Next) -> Result:
         specs = await self._specs_for(call)
@@ -63,9 +67,20 @@ class LimitsStage:
             raise
         if result.chunks is None:
             used = result.usage.total_tokens if result.usage is not None else estimate.total
-            await self._store.release(admission, used)
+            await self._settle(admission, used)
             return result
         return Result(chunks=self._settle_stream(result.chunks, admission, estimate), replica=result.replica)
+
+    async def _settle(self, admission: Admission, used: int) -> None:
+        """Free slots before answering (a caller that sends its next request at once must find its
+        slot free), but settle tokens behind the answer: a late refund only errs towards counting
+        too much for a moment, and it keeps a shared store's round trip off the caller's latency."""
+        if self._local or any(spec.kind is Kind.CONCURRENCY for spec in admission.limits):
+            await self._store.release(admission, used)
+            return
+        task = asyncio.create_task(self._store.release(admission, used))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
 
     async def _settle_stream(
         self, chunks: AsyncGenerator[Chunk, None], admission: Admission, estimate: Estimate
