@@ -20,6 +20,9 @@ from hub.schemas import Json
 def tool_error(error: HubError) -> Json:
     """``_meta`` carries the facts the HTTP door puts in its error body."""
     detail = {"type": error.type, "code": error.code, "param": error.param, "status": error.http_status}
+    retry_after = getattr(error, "retry_after", None)  # limits and budgets: seconds until it may fit
+    if retry_after is not None:
+        detail["retry_after"] = retry_after
     return {
         "content": [{"type": "text", "text": error.message}],
         "isError": True,
