@@ -69,12 +69,13 @@ def error_headers(error: HubError) -> list[tuple[bytes, bytes]]:
     challenge = getattr(error, "challenge", None)
     if isinstance(challenge, str):
         return [(b"www-authenticate", challenge.encode("latin-1"))]
-    if not isinstance(error, RateLimited):
-        return []
-    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
-    # A limit's headers already carry its own Retry-After: send one, never "60, 60".
-    if error.retry_after is not None and not any(name == b"retry-after" for name, _ in headers):
-        headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
+    own = error.headers.items() if isinstance(error, RateLimited) else ()
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in own]
+    # Limits, budgets and their unavailable stores (503) say when to come back. A limit's headers
+    # already carry its own Retry-After: send one, never "60, 60".
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int | float) and not any(name == b"retry-after" for name, _ in headers):
+        headers.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))
     return headers
 
 

@@ -25,3 +25,10 @@ def test_backend_error_body_passes_through_when_openai_shaped() -> None:
     assert error_body(BackendRejected(400, body, "context too long")) == body
     plain = error_body(BackendRejected(422, {"detail": "x"}, "The model server rejected the request"))
     assert plain["error"]["message"] == "The model server rejected the request"
+
+
+def test_an_unavailable_limit_store_says_when_to_retry() -> None:
+    from hub.limits.errors import LimitStoreUnavailable
+
+    headers = dict(error_headers(LimitStoreUnavailable(retry_after=1.0)))
+    assert headers == {b"retry-after": b"1"}
