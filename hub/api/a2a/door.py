@@ -27,6 +27,7 @@ from hub.api.a2a.auth import A2AAuth, Gate
 from hub.api.a2a.cardroute import CardEndpoint, CardFor
 from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH, ROUTER_PATH, AgentCards
 from hub.api.a2a.context import AGENT, IDENTITY, CallBuilder
+from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.a2a.push import PushUrlPolicy, WebhookSender
 from hub.api.a2a.routes import AgentsApp, BindingGuard, agent_app, jsonrpc_paths
@@ -82,7 +83,9 @@ def build_a2a(
     def guarded(card_for: CardFor, model: str | None, rpc_path: str) -> ASGIApp:
         app = agent_app(handler, CardEndpoint(card_for, cache, vary), model, rpc_path)
         gate = Gate(access, model, a2a.default_model, extended_card=security is not None)
-        return BindingGuard(app, jsonrpc_paths(rpc_path), settings.server.max_body_bytes, gate)
+        paths = jsonrpc_paths(rpc_path)
+        fast = FastSend(handler, model, paths, rpc_path.rstrip("/") + "/message:send")
+        return BindingGuard(app, paths, settings.server.max_body_bytes, gate, fast)
 
     hub_agent = A2AAuth(guarded(router_for, None, ROUTER_PATH), access)
     per_model = {name: guarded(_Fixed(name, card), name, "/") for name, card in cards.models.items()}

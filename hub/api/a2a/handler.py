@@ -67,6 +67,11 @@ class HubRequestHandler(DefaultRequestHandler):
         if params.configuration.return_immediately or params.message.task_id:
             answer: Message | Task = await super().on_message_send(params, context)
             return answer
+        return apply_history_length(await self.run_new(params, context), params.configuration)
+
+    async def run_new(self, params: SendMessageRequest, context: ServerCallContext) -> Task:
+        """The direct path: a blocking message that starts a new task (no ``taskId``, no
+        ``returnImmediately``), run to the end; the finished task as stored (its whole history)."""
         _validate(params)
         validate_history_length(params.configuration)
         request = await self._calls.build(
@@ -85,7 +90,7 @@ class HubRequestHandler(DefaultRequestHandler):
         # Only the request itself can have set a webhook: no one else knew this task's id.
         if webhook and self._webhooks is not None:
             await self._webhooks.send_notification(task.id, task)
-        return apply_history_length(task, params.configuration)
+        return task
 
 
 # The fields the A2A 1.0 proto marks REQUIRED in a SendMessageRequest (a unit test keeps this in step

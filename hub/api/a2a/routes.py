@@ -34,6 +34,7 @@ from hub.api.a2a.cardroute import CardEndpoint
 from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH
 from hub.api.a2a.context import AgentContextBuilder
 from hub.api.a2a.errors import request_error
+from hub.api.a2a.fastpath import FastSend
 from hub.api.asgi import (
     JSON_HEADERS,
     ASGIApp,
@@ -88,11 +89,19 @@ class BindingGuard:
     """Refuses a POST whose body is not JSON or is too large, and what ``gate`` refuses, in the
     binding's own error shape."""
 
-    def __init__(self, app: ASGIApp, jsonrpc: Collection[str], max_body_bytes: int, gate: Gate) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        jsonrpc: Collection[str],
+        max_body_bytes: int,
+        gate: Gate,
+        fast: FastSend | None = None,
+    ) -> None:
         self._app = app
         self._jsonrpc = frozenset(jsonrpc)
         self._max_body = max_body_bytes
         self._gate = gate
+        self._fast = fast  # serves the commonest call itself (``fastpath``), else the SDK app does
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,6 +119,8 @@ class BindingGuard:
                 raise refusal
         except HubError as error:
             await send_binding_error(send, error, jsonrpc=jsonrpc)
+            return
+        if body and self._fast is not None and await self._fast.serve(scope, route, body, send):
             return
         await self._app(scope, _replay(body, receive) if scope["method"] == "POST" else receive, send)
 
