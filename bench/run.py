@@ -164,8 +164,9 @@ class Bench:
         hub = None
         if Target.HUB in targets:
             config = hub_config(upstream.url, scenario.hub_overrides)
+            # The run's own database (ledger, keys, tasks), never a hub.db in the checkout.
+            config["store"] = {"url": f"sqlite+aiosqlite:///{self.workdir / scenario.name}.db"}
             if scenario.api_key:
-                config["store"] = {"url": f"sqlite+aiosqlite:///{self.workdir / scenario.name}.db"}
                 key = create_key(self.workdir, config, scenario.name)
                 scenario = replace(scenario, headers={**scenario.headers, "Authorization": f"Bearer {key}"})
             hub = start_hub(self.workdir, config, self.hub_cpu, scenario.name)
