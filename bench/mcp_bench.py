@@ -271,9 +271,10 @@ def _process(args: list[str], ready_url: str, log: Path, any_status: bool = Fals
             stop_process(process, timeout=10)
 
 
-def hub_config(upstream_port: int) -> dict[str, Any]:
+def hub_config(upstream_port: int, workdir: Path) -> dict[str, Any]:
     return {
         "server": {"log_level": "warning"},
+        "store": {"url": f"sqlite+aiosqlite:///{workdir / 'hub.db'}"},
         "a2a": {"enabled": False},
         "models": [
             {
@@ -294,7 +295,7 @@ def servers(workdir: Path) -> Iterator[list[Target]]:
     python = sys.executable
     upstream = [*_pin(LOAD_CPU), python, "-m", "tests.support.fake_openai", "--port", str(up_port)]
     config = workdir / "hub.yaml"
-    config.write_text(yaml.safe_dump(hub_config(up_port)))
+    config.write_text(yaml.safe_dump(hub_config(up_port, workdir)))
     hub = [*_pin(SERVER_CPU), python, "-m", "hub", "serve", "--config", str(config), "--port", str(hub_port)]
     echo = [*_pin(SERVER_CPU), python, "-m", "bench.mcp_bench", "--serve-echo", str(echo_port)]
     hub_url, echo_url = f"http://{LOCALHOST}:{hub_port}", f"http://{LOCALHOST}:{echo_port}"
