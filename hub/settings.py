@@ -129,6 +129,7 @@ class ModelSettings(_Strict):
 class StoreSettings(_Strict):
     url: str = Field(
         "sqlite+aiosqlite:///hub.db",
+        repr=False,  # may carry a database password
         description="SQLAlchemy async URL of the hub's database (keys, usage, A2A tasks); "
         "e.g. postgresql+asyncpg://user@db:5432/hub",
     )

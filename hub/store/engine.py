@@ -25,7 +25,8 @@ def build_engine(settings: StoreSettings) -> AsyncEngine:
     try:
         url = make_url(settings.url)
     except ArgumentError:
-        raise ConfigError(f"store.url: not a SQLAlchemy URL: {settings.url!r}") from None
+        # Not echoed: a database URL may carry a password.
+        raise ConfigError("store.url: not a SQLAlchemy URL (e.g. postgresql+asyncpg://host/db)") from None
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     # pre_ping: a pooled connection that the server closed (restart, idle timeout) is replaced

@@ -99,3 +99,14 @@ def test_api_key_is_secret(tmp_path: Path) -> None:
     )
     settings = load_settings(write(tmp_path, text), environ={})
     assert "sk-x" not in repr(settings)
+
+
+def test_store_url_password_stays_out_of_reprs_and_errors() -> None:
+    from hub.settings import Settings, StoreSettings
+    from hub.store import build_engine
+
+    settings = Settings.model_validate({"store": {"url": "postgresql+asyncpg://hub:hunter2@db/hub"}})
+    assert "hunter2" not in repr(settings)
+    with pytest.raises(ConfigError) as info:
+        build_engine(StoreSettings(url="::hunter2::not-a-url"))
+    assert "hunter2" not in str(info.value)
