@@ -3,8 +3,6 @@ PostgreSQL); a task run through one is read and listed through the other, and ou
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,30 +21,12 @@ from a2a.types.a2a_pb2 import (
     TaskState,
 )
 from a2a.utils.constants import TransportProtocol
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
+from tests.support.postgres import postgres_database
 
 pytestmark = pytest.mark.anyio
-
-POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
-
-
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"hub_a2a_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @pytest.fixture(scope="module")

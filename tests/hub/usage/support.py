@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from hub.usage.row import UsageRow
+from tests.support.postgres import postgres_database
 
-POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 T0 = datetime(2025, 6, 14, 12, 0, tzinfo=UTC)
 
 
@@ -45,13 +41,5 @@ async def database_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}"
         return
-    name = f"hub_usage_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with postgres_database("hub_usage") as url:
+        yield url
