@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,32 +12,14 @@ from a2a.auth.user import User
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore
 from a2a.types.a2a_pb2 import ListTasksRequest, Task, TaskState, TaskStatus
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.api.a2a.taskstore import WriteBehindTaskStore
 from hub.settings import StoreSettings
 from hub.store import build_engine
+from tests.support.postgres import postgres_database
 
 pytestmark = pytest.mark.anyio
-
-POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
-
-
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"hub_a2a_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -46,7 +27,7 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}"
         return
-    async with postgres_database() as url:
+    async with postgres_database("hub_a2a") as url:
         yield url
 
 
