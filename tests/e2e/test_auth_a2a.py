@@ -56,7 +56,7 @@ def start(folder: Path, upstream: FakeUpstream, auth: dict[str, Any]) -> tuple[P
         "models": models(upstream),
     }
     config = write_config(folder, settings)
-    return config, run_hub({"store": "in the file"}, folder, config_file=config)
+    return config, run_hub(None, folder, config_file=config)
 
 
 @pytest.fixture(scope="module")

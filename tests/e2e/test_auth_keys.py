@@ -61,7 +61,7 @@ async def test_an_open_hub_still_checks_presented_keys(
 ) -> None:
     path = config(tmp_path, upstream, store_url)
     narrow = create_key(path, "any-team", "--models", "fake-*")
-    with run_hub({"store": "in the file"}, tmp_path, config_file=path) as hub:
+    with run_hub(None, tmp_path, config_file=path) as hub:
         assert "anonymous access is on" in hub.log()
         assert chat(hub) == 200 and chat(hub, FORBIDDEN) == 200
         assert chat(hub, authorization="Bearer unused") == 200  # what OpenAI SDKs send when told nothing
@@ -76,7 +76,7 @@ async def test_an_open_hub_still_checks_presented_keys(
 
 async def test_a_hub_requiring_keys(tmp_path: Path, upstream: FakeUpstream, store_url: str) -> None:
     path = config(tmp_path, upstream, store_url, auth={"teams": {"research": {"models": ["fake-*"]}}})
-    with run_hub({"store": "in the file"}, tmp_path, config_file=path) as hub:
+    with run_hub(None, tmp_path, config_file=path) as hub:
         assert "credentials required" in hub.log()
         key = create_key(path)  # made while the hub runs: found on first use
         assert chat(hub) == 401

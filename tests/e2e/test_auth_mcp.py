@@ -79,7 +79,7 @@ def config(upstream: FakeUpstream, issuer: Issuer, tmp_path_factory: pytest.Temp
 
 @pytest.fixture(scope="module")
 def hub(config: Path) -> Iterator[HubProcess]:
-    with run_hub({"store": "in the file"}, config.parent, config_file=config) as process:
+    with run_hub(None, config.parent, config_file=config) as process:
         yield process
 
 

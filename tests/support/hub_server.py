@@ -59,11 +59,13 @@ def run_hub(
 ) -> Iterator[HubProcess]:
     """Start ``python -m hub serve`` with ``config`` (None: the embedded default) and stop it after.
 
-    ``config_file``: serve this file as it is (``config`` then only says whether it names a store)."""
+    ``config_file``: serve this file as it is (pass ``config=None``); it is read only to see whether it
+    names a store of its own."""
     port = free_port()
     args = [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if config_file is not None:
         args += ["--config", str(config_file)]
+        config = yaml.safe_load(config_file.read_text()) or {}
     elif config is not None:
         path = tmp_path / f"hub-{port}.yaml"
         path.write_text(yaml.safe_dump(dict(config)))

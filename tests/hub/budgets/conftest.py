@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import redis
 
 from hub.budgets.base import BudgetStore
 from hub.budgets.memory import MemoryBudgetStore
 from hub.budgets.redis import RedisBudgetStore
 from tests.hub.budgets.support import REDIS_URL, StoreFactory, WallClock
+from tests.support.redis_keys import redis_prefix
 
 
 @pytest.fixture
@@ -19,12 +18,8 @@ def clock() -> WallClock:
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    prefix = f"test:budgets:{secrets.token_hex(4)}:"
-    yield prefix
-    with redis.Redis.from_url(REDIS_URL) as client:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
+    with redis_prefix("budgets", REDIS_URL) as unique:
+        yield unique
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import redis
 
 from hub.limits.base import RateLimitStore
 from hub.limits.memory import MemoryStore
 from hub.limits.redis import RedisStore
 from tests.hub.limits.redis_server import RedisServer, start_redis
 from tests.hub.limits.support import REDIS_URL, FakeClock, StoreFactory
+from tests.support.redis_keys import redis_prefix
 
 
 @pytest.fixture
@@ -20,12 +19,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    prefix = f"test:limits:{secrets.token_hex(4)}:"
-    yield prefix
-    with redis.Redis.from_url(REDIS_URL) as client:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
+    with redis_prefix("limits", REDIS_URL) as unique:
+        yield unique
 
 
 @pytest.fixture(params=["memory", "redis"])
