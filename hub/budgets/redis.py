@@ -19,22 +19,26 @@ import secrets
 import time
 from collections.abc import Coroutine, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from hub.budgets.base import BudgetDecision, BudgetReservation, BudgetStatus, Clock, check_request
 from hub.budgets.errors import BudgetsUnavailable
 from hub.budgets.scripts import RESERVE, SETTLE
 from hub.budgets.spec import BudgetSpec
-from hub.limits.scripts import Script
+from hub.limits.resp import RespClient
+from hub.limits.scripts import Script, ScriptClient
 from hub.pricing import to_nanos, to_usd
 
 log = logging.getLogger("hub.budgets")
 T = TypeVar("T")
+
+
+class BudgetClient(ScriptClient, Protocol):
+    """Scripts, plus HMGET for reading a period's counters (``RespClient`` and redis-py fit)."""
+
+    async def hmget(self, name: str, *keys: str) -> Any: ...
 
 
 class RedisBudgetStore:
@@ -42,7 +46,7 @@ class RedisBudgetStore:
 
     def __init__(
         self,
-        client: Redis,
+        client: BudgetClient,
         *,
         prefix: str = "hub:budget:",
         clock: Clock = time.time,
@@ -66,19 +70,10 @@ class RedisBudgetStore:
         self.settle_failures = 0  # settlements Redis did not confirm (the lease frees the reservation)
 
     @classmethod
-    def from_url(
-        cls, url: str, *, timeout: float = 1.0, max_connections: int = 32, **options: Any
-    ) -> RedisBudgetStore:
-        """A store with its own pool; redis-py retries are off (the stage's timeout decides)."""
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
-        return cls(Redis(connection_pool=pool), owns_client=True, **options)
+    def from_url(cls, url: str, *, timeout: float = 1.0, **options: Any) -> RedisBudgetStore:
+        """A store on the limits' lean pipelined client (``hub.limits.resp``); no retries of its
+        own (the stage's timeout decides)."""
+        return cls(RespClient.from_url(url, timeout=timeout), owns_client=True, **options)
 
     async def reserve(self, budgets: Sequence[BudgetSpec], estimate: float) -> BudgetDecision:
         budgets = tuple(budgets)
@@ -127,7 +122,7 @@ class RedisBudgetStore:
         now = self._clock()
         name, current = budget.counter(now)
         try:
-            spent, reserved = await self._client.hmget(self._prefix + name, ["spent", "reserved"])
+            spent, reserved = await self._client.hmget(self._prefix + name, "spent", "reserved")
         except RedisError as exc:
             raise BudgetsUnavailable(f"Budgets cannot be read right now ({type(exc).__name__})") from exc
         spent_usd, reserved_usd = to_usd(int(spent or 0)), to_usd(int(reserved or 0))

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 _NOW = """
@@ -252,6 +251,19 @@ return renewed
 )
 
 
+class ScriptClient(Protocol):
+    """What the store needs of a Redis client: redis-py's ``Redis`` and ``hub.limits.resp``'s
+    ``RespClient`` both fit (and raise redis-py's exceptions)."""
+
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: str | int) -> Any: ...
+
+    async def eval(self, script: str, numkeys: int, *keys_and_args: str | int) -> Any: ...
+
+    async def script_load(self, script: str) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
 class Script:
     """A Lua script run by its SHA1. The first run after a Redis restart or SCRIPT FLUSH answers
     NOSCRIPT and is sent again with EVAL, which caches it: two round trips that once, one after."""
@@ -260,7 +272,7 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
 
-    async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def __call__(self, client: ScriptClient, keys: Sequence[str], args: Sequence[str | int]) -> Any:
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
