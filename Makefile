@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 OUR_PACKAGES := hub inference_backends connectors
 
-.PHONY: install run test lint typecheck services bench clean node-tools conformance
+.PHONY: install run test lint typecheck services browser bench clean node-tools conformance
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: install
 services:
 	@scripts/services.sh
 
+# Debian's chromium and chromium-driver, for the tests of the page at /ui (apt-get, when missing).
+browser:
+	@scripts/browser.sh
+
 lint: install
 	$(BIN)/ruff check $(OUR_PACKAGES) tests bench
 	$(BIN)/ruff format --check $(OUR_PACKAGES) tests bench
@@ -33,7 +37,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install services lint typecheck
+test: install services browser lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

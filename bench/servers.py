@@ -106,7 +106,19 @@ def hub_config(upstream_url: str, overrides: Mapping[str, Any]) -> dict[str, Any
             }
         ]
     }
-    return deep_merge(base, overrides)
+    return _with_upstream(deep_merge(base, overrides), upstream_url)
+
+
+def _with_upstream(value: Any, upstream_url: str) -> Any:
+    """``{upstream}`` in a scenario's string settings is the fake upstream's base URL (it also serves
+    an OTLP/HTTP sink at ``/v1/traces``)."""
+    if isinstance(value, str):
+        return value.replace("{upstream}", upstream_url)
+    if isinstance(value, Mapping):
+        return {k: _with_upstream(v, upstream_url) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_upstream(v, upstream_url) for v in value]
+    return value
 
 
 def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

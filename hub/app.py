@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from hub.api.asgi import Receive, Scope, Send
+from hub.api.metrics import MetricsEndpoint
 from hub.api.openai import OpenAIFrontDoor
 from hub.api.server import HubApp, Lifespan, Mount
 from hub.auth.access import Access, announce, build_access
@@ -17,9 +18,13 @@ from hub.auth.doors import METADATA_PATH
 from hub.auth.metadata import ProtectedResourceMetadata
 from hub.auth.sqlstore import SqlKeyStore
 from hub.budgets import BudgetStore, MemoryBudgetStore, budget_lookup, key_allowances, store_lifespan
+from hub.feedback import FeedbackService, SqlFeedback
 from hub.limits.base import RateLimitStore
 from hub.limits.wiring import KeyRates, LimitsFor
 from hub.limits.wiring import build_store as build_limit_store
+from hub.metrics.calls import CallMetrics
+from hub.metrics.stage import MetricsStage
+from hub.metrics.wiring import HubMetrics, build_metrics, watch
 from hub.pipeline import Stage, compose
 from hub.pricing import Prices
 from hub.registry import BackendFactory, Registry, build_registry
@@ -33,6 +38,7 @@ from hub.stages.policy import PolicyStage
 from hub.stages.routing import Router
 from hub.stages.usage import UsageStage
 from hub.store import Store
+from hub.tracing.wiring import Tracing, build_tracing
 from hub.usage import SqlLedger, UsageRecorder
 
 log = logging.getLogger("hub")
@@ -47,12 +53,17 @@ class Policies:
     prices: Prices
     limit_store: RateLimitStore
     budget_store: BudgetStore
+    metrics: CallMetrics | None = None  # None: metrics are off
+    tracing: Tracing | None = None  # None: tracing is off
 
 
 def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
     """The once-per-call stages, outermost first. Order matters and each constraint says why:
 
-    1. tracing   - outermost, so rejected calls are traced too            (arrives with observability)
+    1. tracing   - outermost, so rejected calls are traced too; the server span is current below it,
+                   and build_app wraps the policy stages in spans of their own (hub.tracing.spans)
+       metrics   - right after tracing, before identity: calls refused by any stage (401 included) are
+                   counted with their status, and the latency measured covers every stage below
     2. identity  - who is calling; everything below needs to know
     3. usage     - one ledger row per call; needs identity (a row has a caller), and sits above the
                    refusing stages so refused calls are recorded with their status
@@ -70,7 +81,11 @@ def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
         usage = [UsageStage(p.recorder, p.prices, instance=instance)]
     b = settings.budgets
     lookup = budget_lookup(b.teams, key_allowances(p.access.key_record, b.key_period))
+    metrics: list[Stage] = [] if p.metrics is None else [MetricsStage(p.metrics)]
+    tracing: list[Stage] = [] if p.tracing is None else [p.tracing.stage]
     return [
+        *tracing,
+        *metrics,
         IdentityStage(p.access),
         *usage,
         PolicyStage(p.access),
@@ -126,9 +141,25 @@ def build_app(
     recorder = UsageRecorder(
         ledger, max_queue=u.queue_size, batch_size=u.batch_size, flush_interval=u.flush_interval
     )
+    # Ratings of calls by trace id: they need the ledger's rows, so they exist when the ledger does.
+    feedback = FeedbackService(SqlFeedback(store.engine), recorder.flush) if u.enabled else None
     prices = {m.name: m.price for m in settings.models if m.price is not None}
-    policies = Policies(access, recorder, prices, build_limit_store(settings.limits), _budget_store(settings))
-    pipeline = compose(build_stages(settings, policies), Router(registry))
+    metrics = build_metrics(e.name for e in registry) if settings.metrics.enabled else None
+    tracing = build_tracing(settings.tracing)
+    policies = Policies(
+        access,
+        recorder,
+        prices,
+        build_limit_store(settings.limits),
+        _budget_store(settings),
+        metrics=None if metrics is None else metrics.calls,
+        tracing=tracing,
+    )
+    stages = build_stages(settings, policies)
+    if tracing is None:
+        pipeline = compose(stages, Router(registry))
+    else:  # wrapped here, not in build_stages: the metrics collectors find the stages by their type
+        pipeline = compose(tracing.spanned(stages), Router(registry, tracing.tracer))
     openai = OpenAIFrontDoor(
         registry, pipeline, settings.server.max_body_bytes, settings.server.request_timeout, access
     )
@@ -137,12 +168,16 @@ def build_app(
     # flushes its queued rows before the engine goes.
     lifespans: list[Lifespan] = [store.lifespan, access.lifespan, _closing(policies.limit_store)]
     lifespans.append(store_lifespan(policies.budget_store))
+    if tracing is not None:  # entered first, so it stops last: the spans of every other shutdown go out
+        lifespans.insert(0, tracing.lifespan)
     if u.enabled:
         lifespans.append(recorder.lifespan)
+    if feedback is not None:
+        lifespans.append(feedback.lifespan)
     if settings.mcp.enabled:
         from hub.api.mcp import MCPFrontDoor  # the MCP SDK loads only when the door is on
 
-        mcp = MCPFrontDoor(registry, pipeline, settings, access)
+        mcp = MCPFrontDoor(registry, pipeline, settings, access, feedback)
         mounts.append(Mount(settings.mcp.path, mcp.http))
         lifespans.append(mcp.http.lifespan)
         if settings.auth is not None:
@@ -150,12 +185,23 @@ def build_app(
     if settings.a2a.enabled:
         from hub.api.a2a import build_a2a  # the SDK and protobuf load only when used
 
-        a2a = build_a2a(settings, registry, pipeline, store, access)
+        a2a = build_a2a(settings, registry, pipeline, store, access, feedback)
         mounts += a2a.mounts
         lifespans.append(a2a.lifespan)
     app = HubApp(settings, registry, openai, HealthChecker(registry), mounts, lifespans, access)
     app.ledger = ledger if u.enabled else None
+    app.feedback = feedback
+    app.traces = None if tracing is None else tracing.buffer
+    if metrics is not None:
+        pools = [e.pool for e in registry]
+        watch(metrics, pools, stages, policies.limit_store, recorder if u.enabled else None)
+        app.metrics = _metrics_endpoint(settings, metrics, access)
     return app
+
+
+def _metrics_endpoint(settings: Settings, metrics: HubMetrics, access: Access) -> MetricsEndpoint:
+    require_auth = settings.metrics.require_auth and settings.auth is not None
+    return MetricsEndpoint(metrics.registry, access, settings.metrics.path, require_auth=require_auth)
 
 
 def _closing(limit_store: RateLimitStore) -> Lifespan:

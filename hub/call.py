@@ -82,6 +82,17 @@ class Call:
     # Out of the repr: they carry the caller's credentials, which must never reach a log.
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     identity: Identity = ANONYMOUS
+    # The caller's network address (IP), when the door knows it: trust decisions (trace context).
+    client: str | None = None
+    # W3C trace context (``traceparent``/``tracestate``) for the backend request of this attempt;
+    # set by the router per attempt when tracing is on. Backends add these headers to what they send.
+    trace_context: Mapping[str, str] = field(default_factory=dict)
+    # Ids of the trace this call belongs to (hex), set by the tracing stage; the ledger records them.
+    trace_id: str | None = None
+    session_id: str | None = None
+    # What the door knows that the call's server span shows (MCP: ``gen_ai.tool.name``,
+    # ``jsonrpc.request.id``; A2A: ``a2a.task.id``, ``a2a.context.id``). Ids and names only.
+    span_attributes: Mapping[str, str | int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import urllib.error
 import urllib.request
@@ -61,15 +60,14 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.app import build_app
+    from hub.logs import configure_from_settings
 
     settings = load_settings(args.config)
     server = settings.server.model_copy(
         update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     )
     settings = settings.model_copy(update={"server": server})
-    logging.basicConfig(
-        level=server.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_from_settings(settings)  # JSON lines by default, secrets masked (hub.logs)
     app = build_app(settings)
     config = uvicorn.Config(
         app,
@@ -80,6 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
         lifespan="on",
         access_log=False,
         log_level=server.log_level,
+        log_config=None,  # uvicorn's loggers write through the hub's handler (hub.logs)
         timeout_keep_alive=30,
         # Forwarded-header rewriting costs ~3% per request and is wrong unless a trusted proxy is in
         # front; the Server header tells strangers what we run.
@@ -94,14 +93,11 @@ def _mcp_stdio(args: argparse.Namespace) -> int:
     import anyio
 
     from hub.api.mcp.stdio import serve_stdio
+    from hub.logs import configure_from_settings
 
     settings = load_settings(args.config)
     # stdout carries the protocol, so logs go to stderr.
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=settings.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_from_settings(settings, stream=sys.stderr)
     anyio.run(serve_stdio, settings)
     return 0
 

@@ -70,9 +70,15 @@ def _openai_backend(settings: ModelSettings) -> InferenceBackend:
     return OpenAICompatBackend(settings)
 
 
+def _a2a_backend(settings: ModelSettings) -> InferenceBackend:
+    from inference_backends.a2a_agent import A2AAgentBackend
+
+    return A2AAgentBackend(settings)
+
+
 def backend_factories() -> Mapping[str, BackendFactory]:
     """Backends by the ``backend:`` key of a model's settings."""
-    return {"openai": _openai_backend, "local": _local_backend}
+    return {"openai": _openai_backend, "local": _local_backend, "a2a": _a2a_backend}
 
 
 def build_registry(

@@ -29,7 +29,9 @@ from hub.auth.settings import AuthSection
 from hub.budgets.settings import BudgetsSettings
 from hub.call import Operation
 from hub.limits.settings import LimitsSettings
+from hub.metrics.settings import MetricsSettings
 from hub.pricing import Price
+from hub.tracing.settings import TracingSettings
 from hub.usage.settings import UsageSettings
 
 ENV_PREFIX = "HUB_"
@@ -49,6 +51,7 @@ class ServerSettings(_Strict):
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="larger requests get 413")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = Field("json", description="json: one object per line (hub.logs)")
     request_timeout: float = Field(300.0, gt=0, description="default deadline of one call, seconds")
 
 
@@ -94,7 +97,7 @@ class Replica(_Strict):
         return value.rstrip("/")
 
 
-BackendKind = Literal["openai", "local"]
+BackendKind = Literal["openai", "local", "a2a"]
 RoutingStrategy = Literal["least-outstanding", "round-robin", "prefix-affinity"]
 
 
@@ -123,6 +126,10 @@ class ModelSettings(_Strict):
             raise ValueError("an 'openai' backend needs at least one replica with a url")
         if self.backend == "local" and self.replicas:
             raise ValueError("a 'local' backend runs in-process and takes no replicas")
+        if self.backend == "a2a" and not self.replicas:
+            raise ValueError("an 'a2a' backend needs at least one replica with the agent's base url")
+        if self.backend == "a2a" and self.task is not Operation.CHAT:
+            raise ValueError("an 'a2a' backend serves the chat task only")
         return self
 
 
@@ -188,6 +195,8 @@ class Settings(_Strict):
     limits: LimitsSettings = LimitsSettings()
     budgets: BudgetsSettings = BudgetsSettings()
     usage: UsageSettings = UsageSettings()
+    tracing: TracingSettings = TracingSettings()
+    metrics: MetricsSettings = MetricsSettings()
     models: tuple[ModelSettings, ...] = ()
     source: str = Field("embedded default", exclude=True)
 

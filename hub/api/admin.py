@@ -10,15 +10,23 @@ from hub.api.asgi import Scope, Send, send_json
 from hub.auth.access import Access
 from hub.call import Identity
 from hub.usage import LedgerStore, parse_query, usage_json
-from hub.usage.report import UsageQuery
+from hub.usage.report import FeedbackTallies, UsageQuery
 
 
-async def usage(ledger: LedgerStore, access: Access, identity: Identity, scope: Scope, send: Send) -> None:
+async def usage(
+    ledger: LedgerStore,
+    access: Access,
+    identity: Identity,
+    scope: Scope,
+    send: Send,
+    feedback: FeedbackTallies | None = None,
+) -> None:
     """Spend and tokens per team, key or model (query: since, until, group_by, team, key, model,
-    recent). A caller with a team sees only its team's rows; open access sees everything."""
+    recent). A caller with a team sees only its team's rows; open access sees everything. By model,
+    each group carries its feedback ratings too (``hub.feedback``)."""
     raw = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
     query = parse_query({k: v[-1] for k, v in raw.items()}, datetime.now(UTC))
-    await send_json(send, 200, await usage_json(ledger, _own_team(query, identity)))
+    await send_json(send, 200, await usage_json(ledger, _own_team(query, identity), feedback))
 
 
 def _own_team(query: UsageQuery, identity: Identity) -> UsageQuery:

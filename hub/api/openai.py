@@ -127,6 +127,7 @@ class OpenAIFrontDoor:
             stream=payload.get("stream", False),
             deadline=time.monotonic() + self._timeout,
             headers=request_headers(scope),
+            client=client_address(scope),
         )
 
     async def list_models(self, scope: Scope, send: Send) -> None:
@@ -158,6 +159,12 @@ class OpenAIFrontDoor:
             "route": spec.route,
             "description": entry.settings.description,
         }
+
+
+def client_address(scope: Scope) -> str | None:
+    """The caller's IP as the server saw it (ASGI ``client``); None over a Unix socket or in tests."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 async def _stream(chunks: AsyncGenerator[Chunk, None], receive: Receive, send: Send) -> None:

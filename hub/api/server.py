@@ -10,13 +10,17 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from hub.api import admin
+from hub.api import admin, feedback, traces
 from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, request_headers, send_json
+from hub.api.metrics import MetricsEndpoint
 from hub.api.openai import OpenAIFrontDoor, send_error
+from hub.api.ui import UiDoor
 from hub.auth.access import Access, open_access
+from hub.auth.admin import admin_identity
 from hub.auth.credentials import token_in_query
 from hub.auth.errors import TokenInQuery
 from hub.errors import HubError, NotFound
+from hub.feedback import FeedbackService
 from hub.registry import Registry
 from hub.routing.health import HealthChecker
 from hub.settings import Settings
@@ -64,6 +68,10 @@ class HubApp:
         self.mounts = tuple(mounts)
         self.lifespans = tuple(lifespans)
         self.ledger: LedgerStore | None = None
+        self.traces: traces.TraceSource | None = None  # set by build_app when tracing is on
+        self.feedback: FeedbackService | None = None  # set by build_app when the ledger is on
+        self.metrics: MetricsEndpoint | None = None  # set by build_app when metrics are on
+        self.ui = UiDoor(settings.auth, self.access, lambda: [self._pool_card(e.name) for e in registry])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -114,6 +122,11 @@ class HubApp:
         if spec is not None:
             _allow(method, "POST")
             await self.openai.invoke(spec, scope, receive, send)
+        elif path == "/v1/feedback" and self.feedback is not None:
+            _allow(method, "POST")
+            caller = await self.access.identify(request_headers(scope), "http")
+            limit = self.settings.server.max_body_bytes
+            await feedback.rate(self.feedback, caller, scope, receive, send, limit)
         elif path == "/v1/models":
             _allow(method, "GET")
             await self.openai.list_models(scope, send)
@@ -124,6 +137,9 @@ class HubApp:
             await mount.app(scope, receive, send)
         elif path == "/healthz":
             await send_json(send, 200, {"status": "ok"})
+        elif self.metrics is not None and path == self.metrics.path:
+            _allow(method, "GET")
+            await self.metrics(scope, send)
         elif path == "/admin/models":
             _allow(method, "GET")
             identity = await self.access.identify(request_headers(scope), "http")
@@ -132,7 +148,18 @@ class HubApp:
         elif path == "/admin/usage" and self.ledger is not None:
             _allow(method, "GET")
             identity = await self.access.identify(request_headers(scope), "http")
-            await admin.usage(self.ledger, self.access, identity, scope, send)
+            await admin.usage(self.ledger, self.access, identity, scope, send, self.feedback)
+        elif path == traces.PATH and self.traces is not None:
+            _allow(method, "GET")
+            await admin_identity(self.access, self.settings.auth, request_headers(scope))
+            await traces.recent(self.traces, scope, send)
+        elif path.startswith(traces.PATH + "/") and self.traces is not None:
+            _allow(method, "GET")
+            await admin_identity(self.access, self.settings.auth, request_headers(scope))
+            await traces.one(self.traces, path[len(traces.PATH) + 1 :], send)
+        elif UiDoor.matches(path):
+            _allow(method, "GET")
+            await self.ui.serve(path, scope, send, self.ledger)
         else:
             raise NotFound(f"No route for {method} {scope['path']}")
 

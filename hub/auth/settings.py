@@ -127,6 +127,12 @@ class AuthSettings(_Strict):
     jwt: JWTSettings | None = None
     mcp: MCPAuthSettings = MCPAuthSettings()
     a2a: A2AAuthSettings = A2AAuthSettings()
+    admin_teams: tuple[str, ...] = Field(
+        ("admin",), description="callers of these teams may use the admin pages (/ui, /admin/traces)"
+    )
+    admin_scopes: tuple[str, ...] = Field(
+        ("hub.admin",), description="tokens carrying one of these scopes may use the admin pages"
+    )
 
     @field_validator("api_key_headers")
     @classmethod

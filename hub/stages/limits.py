@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.errors import HubError
-from hub.limits.base import Admission, RateLimitStore
+from hub.limits.base import Admission, Decision, RateLimitStore
 from hub.limits.errors import LimitExceeded
 from hub.limits.memory import MemoryStore
 from hub.limits.spec import Kind, LimitSpec
@@ -35,6 +35,20 @@ class Estimate:
         return self.prompt + self.completion
 
 
+@dataclass(slots=True)
+class LimitStats:
+    """Counters for metrics; all only ever grow."""
+
+    # Calls refused (429) by (scope, kind) of the limit that refused them.
+    refused: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count_refusal(self, decision: Decision) -> None:
+        binding = decision.binding
+        spec = None if binding is None else binding.spec
+        key = ("unknown", "unknown") if spec is None else (spec.scope.value, spec.kind.value)
+        self.refused[key] = self.refused.get(key, 0) + 1
+
+
 class LimitsStage:
     def __init__(self, store: RateLimitStore, specs_for: SpecsFor, default_max_tokens: int = 1024) -> None:
         self._store = store
@@ -42,6 +56,7 @@ class LimitsStage:
         self._default_max_tokens = default_max_tokens
         self._settling: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
         self._local = isinstance(store, MemoryStore)  # settles in microseconds: no need to defer
+        self.stats = LimitStats()
 
     async def __call__(self, call: Call, next: Next) -> Result:
         specs = await self._specs_for(call)
@@ -52,6 +67,7 @@ class LimitsStage:
         decision = await self._store.admit(specs, estimate.total if counts_tokens else 0)
         admission = decision.admission
         if admission is None:
+            self.stats.count_refusal(decision)
             raise LimitExceeded(decision)
         if not admission.holds_resources:
             return await next(call)

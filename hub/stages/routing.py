@@ -11,17 +11,23 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator
 
+from opentelemetry.trace import Tracer
+
 from hub.call import Call, Chunk, Result
 from hub.errors import BackendError, BackendTimeout, BadRequest, HubError, retryable
 from hub.registry import ModelEntry, Registry
 from hub.routing.replica import Replica
+from hub.tracing.attempt import AttemptTracer
 
 
 class Router:
     """The pipeline's terminal handler (``Next``)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, tracer: Tracer | None = None) -> None:
         self._registry = registry
+        # A CLIENT span per attempt, and its trace context to the backend (hub.tracing.attempt);
+        # None (tracing off): attempts run bare.
+        self._attempts = None if tracer is None else AttemptTracer(tracer)
 
     async def __call__(self, call: Call) -> Result:
         entry = self._registry.get(call.model)
@@ -42,9 +48,10 @@ class Router:
                 raise
             tried.append(replica)
             try:
-                if call.stream:
-                    return await _open_stream(entry, replica, call)
-                return await _run(entry, replica, call)
+                runner = _open_stream if call.stream else _run
+                if self._attempts is not None:
+                    return await self._attempts.run(runner, entry, replica, call, len(tried))
+                return await runner(entry, replica, call)
             except HubError as error:
                 if not retryable(error):
                     raise

@@ -36,14 +36,15 @@ class RowSink(Protocol):
     def record(self, row: UsageRow) -> None: ...
 
 
-def no_trace(call: Call) -> str | None:
-    """Until the tracing stage exists and puts the trace id where this stage can read it."""
-    return None
+def trace_of(call: Call) -> str | None:
+    """The trace the call belongs to, as the tracing stage set it (None when tracing is off)."""
+    return call.trace_id
 
 
 def session_header(call: Call) -> str | None:
-    """The caller's session: an ``x-session-id`` header, else the MCP session (issue 6)."""
-    return call.headers.get("x-session-id") or call.headers.get("mcp-session-id")
+    """The caller's session: as the tracing stage or the door set it (the A2A context id), else an
+    ``x-session-id`` header, else the MCP session."""
+    return call.session_id or call.headers.get("x-session-id") or call.headers.get("mcp-session-id")
 
 
 def _utc_now() -> datetime:
@@ -57,7 +58,7 @@ class UsageStage:
         prices: Prices,
         *,
         instance: str | None = None,
-        trace_id: CallAttribute = no_trace,
+        trace_id: CallAttribute = trace_of,
         session_id: CallAttribute = session_header,
         clock: Callable[[], float] = time.perf_counter,
         now: Callable[[], datetime] = _utc_now,

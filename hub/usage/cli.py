@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _report(store: StoreSettings, query: UsageQuery, as_json: bool) -> str:
+    from hub.feedback import SqlFeedback
     from hub.store import build_engine
     from hub.usage import SqlLedger, usage_json, usage_text
 
@@ -61,8 +62,10 @@ async def _report(store: StoreSettings, query: UsageQuery, as_json: bool) -> str
     try:
         ledger = SqlLedger(engine)
         await ledger.initialize()
+        feedback = SqlFeedback(engine)  # ratings per model, shown with --by model
+        await feedback.initialize()
         if as_json:
-            return json.dumps(await usage_json(ledger, query), indent=2)
-        return await usage_text(ledger, query)
+            return json.dumps(await usage_json(ledger, query, feedback), indent=2)
+        return await usage_text(ledger, query, feedback)
     finally:
         await engine.dispose()

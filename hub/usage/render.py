@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hub.usage.query import GroupBy, SpendRow
 from hub.usage.row import UsageRow
+
+if TYPE_CHECKING:  # hub.feedback reads the ledger's tables: importing it here would be a cycle
+    from hub.feedback.store import Tally
 
 T = TypeVar("T")
 # (heading, cell text, right-aligned: numbers are, names are not)
@@ -16,8 +19,11 @@ _NONE = "-"
 _HEADINGS: Mapping[str, str] = {"team": "TEAM", "key": "KEY", "model": "MODEL"}
 
 
-def render_summary(rows: Sequence[SpendRow], group_by: GroupBy) -> str:
-    """One line per group and a TOTAL line; costs in USD with 6 decimals."""
+def render_summary(
+    rows: Sequence[SpendRow], group_by: GroupBy, feedback: Mapping[str, Tally] | None = None
+) -> str:
+    """One line per group and a TOTAL line; costs in USD with 6 decimals. With ``feedback`` (ratings
+    per model), three more columns: ratings up, down, and the share of them that is up."""
     columns: list[Column[SpendRow]] = [
         (_HEADINGS[group_by], lambda r: r.group if r.group is not None else _NONE, False),
         ("CALLS", lambda r: str(r.calls), True),
@@ -27,7 +33,33 @@ def render_summary(rows: Sequence[SpendRow], group_by: GroupBy) -> str:
         ("COST_USD", lambda r: f"{r.cost:.6f}", True),
         ("AVG_MS", lambda r: f"{r.avg_latency_ms:.1f}", True),
     ]
-    return _table(columns, [*rows, _total(rows)] if rows else [])
+    total = _total(rows)
+    if feedback is not None:
+        columns += _feedback_columns(feedback, rows, total)
+    return _table(columns, [*rows, total] if rows else [])
+
+
+def _feedback_columns(
+    feedback: Mapping[str, Tally], rows: Sequence[SpendRow], total: SpendRow
+) -> list[Column[SpendRow]]:
+    def own(row: SpendRow) -> tuple[int, int]:
+        tally = feedback.get(row.group) if row.group is not None else None
+        return (tally.up, tally.down) if tally is not None else (0, 0)
+
+    summed = (sum(own(r)[0] for r in rows), sum(own(r)[1] for r in rows))
+
+    def counts(row: SpendRow) -> tuple[int, int]:
+        return summed if row is total else own(row)  # by identity: a model may be named TOTAL
+
+    def rate(row: SpendRow) -> str:
+        up, down = counts(row)
+        return f"{up / (up + down):.2f}" if up + down else _NONE
+
+    return [
+        ("FEEDBACK_UP", lambda r: str(counts(r)[0]), True),
+        ("FEEDBACK_DOWN", lambda r: str(counts(r)[1]), True),
+        ("FEEDBACK_RATE", rate, True),
+    ]
 
 
 def render_recent(rows: Sequence[UsageRow]) -> str:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.errors import BadRequest
 from hub.usage.ledger import LedgerStore
@@ -19,9 +19,18 @@ from hub.usage.query import GROUP_BYS, Filters, GroupBy
 from hub.usage.render import render_recent, render_summary
 from hub.usage.row import UsageRow
 
+if TYPE_CHECKING:  # hub.feedback reads the ledger's tables: importing it here would be a cycle
+    from hub.feedback.store import Tally
+
 _SPAN = re.compile(r"^(\d+)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 MAX_RECENT = 1000
+
+
+class FeedbackTallies(Protocol):
+    """Ratings per model (``hub.feedback.FeedbackStore``), shown beside spend when grouping by model."""
+
+    async def tallies(self, since: datetime, until: datetime, filters: Filters) -> Mapping[str, Tally]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +74,23 @@ def parse_when(text: str, now: datetime, param: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-async def usage_json(ledger: LedgerStore, query: UsageQuery) -> dict[str, Any]:
-    """The admin endpoint's body."""
+async def usage_json(
+    ledger: LedgerStore, query: UsageQuery, feedback: FeedbackTallies | None = None
+) -> dict[str, Any]:
+    """The admin endpoint's body. By model, with ``feedback``: each group's ratings too
+    (``feedback_up``, ``feedback_down``, ``feedback_rate``: up / (up + down), null without any)."""
     rows = await ledger.summarize(query.since, query.until, query.group_by, query.filters)
+    tallies = await _tallies(feedback, query)
+    groups = [row.as_json() for row in rows]
+    if tallies is not None:
+        groups = [
+            {**group, **_feedback_json(tallies, row.group)} for group, row in zip(groups, rows, strict=True)
+        ]
     body: dict[str, Any] = {
         "since": query.since.isoformat(),
         "until": query.until.isoformat(),
         "group_by": query.group_by,
-        "groups": [row.as_json() for row in rows],
+        "groups": groups,
         "total_cost": sum(row.cost for row in rows),
     }
     if query.recent:
@@ -81,14 +99,28 @@ async def usage_json(ledger: LedgerStore, query: UsageQuery) -> dict[str, Any]:
     return body
 
 
-async def usage_text(ledger: LedgerStore, query: UsageQuery) -> str:
-    """``hub usage``'s output: the summary table, then the latest calls when asked for."""
+async def usage_text(ledger: LedgerStore, query: UsageQuery, feedback: FeedbackTallies | None = None) -> str:
+    """``hub usage``'s output: the summary table (by model, with ``feedback``: the ratings too), then
+    the latest calls when asked for."""
     rows = await ledger.summarize(query.since, query.until, query.group_by, query.filters)
     heading = f"Usage {query.since:%Y-%m-%d %H:%M} .. {query.until:%Y-%m-%d %H:%M} UTC, by {query.group_by}"
-    parts = [heading, render_summary(rows, query.group_by)]
+    parts = [heading, render_summary(rows, query.group_by, await _tallies(feedback, query))]
     if query.recent:
         parts += ["", "Latest calls", render_recent(await _recent(ledger, query))]
     return "\n".join(parts)
+
+
+async def _tallies(feedback: FeedbackTallies | None, query: UsageQuery) -> Mapping[str, Tally] | None:
+    if feedback is None or query.group_by != "model":
+        return None
+    return await feedback.tallies(query.since, query.until, query.filters)
+
+
+def _feedback_json(tallies: Mapping[str, Tally], model: str | None) -> dict[str, Any]:
+    tally = tallies.get(model) if model is not None else None
+    if tally is None:
+        return {"feedback_up": 0, "feedback_down": 0, "feedback_rate": None}
+    return tally.as_json()
 
 
 async def _recent(ledger: LedgerStore, query: UsageQuery) -> list[UsageRow]:

@@ -4,7 +4,9 @@ Times are stored in UTC. SQLite keeps no time zone, so everything is converted t
 and tagged UTC on the way out; range comparisons then agree on both databases. Cost is a double:
 the ledger reports spend, and a double adds millions of rows' costs with a relative error near
 1e-12; the budget counters that refuse calls keep exact integers elsewhere (``hub.budgets``).
-Only ``at`` is indexed: every query is a time range first, and each extra index slows the inserts.
+Only ``at`` is indexed for the reports: every query is a time range first, and each extra index slows
+the inserts. ``trace_id`` is indexed too: feedback (``hub.feedback``) finds one call by it, which would
+otherwise scan the whole ledger per rating.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ USAGE = Table(
     Column("replica", String(200), nullable=True),
     Column("instance", String(200), nullable=True),
     Index("ix_hub_usage_at", "at"),
+    Index("ix_hub_usage_trace_id", "trace_id"),
 )
 
 _FIELDS = tuple(c.name for c in USAGE.columns if c.name != "id")

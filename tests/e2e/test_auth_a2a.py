@@ -34,6 +34,7 @@ from tests.support.net import wait_until
 CARD = "/.well-known/agent-card.json"
 SCOPES = "models:use a2a:call"
 RPC = {"A2A-Version": "1.0", "content-type": "application/json"}
+FEEDBACK = "hub_feedback"  # the router's own skill: last on its card for every caller
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +118,20 @@ def test_the_public_card_declares_the_schemes(hub: str) -> None:
     }
     assert card["securityRequirements"] == [{"schemes": {"hubApiKey": {}}}, {"schemes": {"hubBearer": {}}}]
     assert card["capabilities"]["extendedAgentCard"] is True
-    assert [skill["id"] for skill in card["skills"]] == ["hub"]  # no model for a caller without credentials
+    assert skills(response) == ["hub"]  # no model for a caller without credentials
     assert response.headers["vary"] == "Authorization, X-Api-Key"
     assert response.headers["cache-control"].startswith("private")
 
 
+def model_skills(ids: list[str]) -> list[str]:
+    """The models' skills of a router card; the hub's own skill follows them, whoever the caller is."""
+    assert ids[-1:] == [FEEDBACK]
+    return ids[:-1]
+
+
 def skills(response: httpx.Response) -> list[str]:
     assert response.status_code == 200, response.text
-    return [skill["id"] for skill in response.json()["skills"]]
+    return model_skills([skill["id"] for skill in response.json()["skills"]])
 
 
 def test_cards_are_per_caller_with_an_etag_per_skill_set(
@@ -233,7 +240,7 @@ def test_a_forbidden_model_is_refused_like_an_unknown_one(hub: str, key: str) ->
 
 def test_the_extended_card_is_the_callers_own(hub: str, config: Path, key: str) -> None:
     extended = rpc(hub, "GetExtendedAgentCard", {}, **{"x-api-key": key})
-    assert [s["id"] for s in extended.json()["result"]["skills"]] == list(ALLOWED)
+    assert model_skills([s["id"] for s in extended.json()["result"]["skills"]]) == list(ALLOWED)
     ops = httpx.get(
         hub + "/a2a/extendedAgentCard", headers={"A2A-Version": "1.0", **bearer(create_key(config, "ops"))}
     )
@@ -266,7 +273,7 @@ def sdk_message(model: str) -> SendMessageRequest:
 @pytest.mark.anyio
 async def test_the_sdk_client_with_a_key(hub: str, sdk_http: httpx.AsyncClient) -> None:
     card = await A2ACardResolver(sdk_http, hub).get_agent_card()
-    assert [skill.id for skill in card.skills] == list(ALLOWED)
+    assert model_skills([skill.id for skill in card.skills]) == list(ALLOWED)
     client = ClientFactory(ClientConfig(httpx_client=sdk_http, streaming=False)).create(card)
     events = [event async for event in client.send_message(sdk_message("fake-model"))]
     assert events[-1].task.status.state == TaskState.TASK_STATE_COMPLETED

@@ -22,6 +22,7 @@ MODES = ["auto", "legacy"]
 ANYIO = pytest.mark.anyio
 LIMIT = 64 * 1024
 ACCEPT = "application/json, text/event-stream"
+FEEDBACK = "hub_feedback"  # the hub's own tool, listed after the models' (the ledger is on by default)
 
 
 def openai_model(name: str, upstream: FakeUpstream, task: str = "chat", **extra: Any) -> dict[str, Any]:
@@ -126,7 +127,9 @@ async def test_sdk_client_lists_and_calls_tools(hub: HubProcess, mode: str) -> N
                 "lexrank", {"input": "One idea. Another idea. A third idea.", "sentences": 1}
             )
     assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
-    assert list(tools) == ["fake-model", "org_embed_v1", "vader", "lexrank"]
+    *models, own = tools
+    assert models == ["fake-model", "org_embed_v1", "vader", "lexrank"]
+    assert own == FEEDBACK
     assert chat.structured_content == {
         "text": "w0 w1 w2 ",
         "finish_reason": "length",

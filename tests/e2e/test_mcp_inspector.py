@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conformance.node_tools import NodeTools, NpmUnavailable, ensure_tools
-from tests.e2e.test_mcp_gateway import openai_model
+from tests.e2e.test_mcp_gateway import FEEDBACK, openai_model
 from tests.support.fake_openai import run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
 
@@ -44,9 +44,12 @@ def inspect(tools: NodeTools, hub: HubProcess, *args: str) -> Any:
 
 def test_inspector_lists_the_models_as_tools(tools: NodeTools, hub: HubProcess) -> None:
     listed = inspect(tools, hub, "--method", "tools/list")
-    (tool,) = listed["tools"]
+    tool, own = listed["tools"]
     assert tool["name"] == "fake-model" and tool["annotations"]["readOnlyHint"] is True
     assert "prompt" in tool["inputSchema"]["properties"] and "text" in tool["outputSchema"]["properties"]
+    # The hub's own tool, after the models': it records a rating, so it is not read-only.
+    assert own["name"] == FEEDBACK and own["annotations"]["readOnlyHint"] is False
+    assert own["inputSchema"]["required"] == ["trace_id", "rating"]
 
 
 def test_inspector_calls_a_model(tools: NodeTools, hub: HubProcess) -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from mcp import Client, StdioServerParameters
 
-from tests.e2e.test_mcp_gateway import initialize, message, openai_model, post, rpc
+from tests.e2e.test_mcp_gateway import FEEDBACK, initialize, message, openai_model, post, rpc
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
 
@@ -69,7 +69,8 @@ async def test_json_response_mode_answers_with_json(json_hub: HubProcess, mode: 
     assert message(headers, body)["result"]["structuredContent"]["finish_reason"] == "stop"
     with anyio.fail_after(30):
         async with Client(json_hub.url + "/mcp", mode=mode) as client:
-            assert len((await client.list_tools()).tools) == 1
+            listed = [tool.name for tool in (await client.list_tools()).tools]
+    assert listed == ["fake-model", FEEDBACK]
 
 
 @ANYIO
@@ -93,7 +94,9 @@ async def test_stdio_serves_the_same_tools_in_process(
             result = await client.call_tool(
                 "fake-model", {"prompt": "over stdio"}, progress_callback=progress
             )
-    assert [tool.name for tool in tools] == ["fake-model"]
+    *models, own = [tool.name for tool in tools]
+    assert models == ["fake-model"]
+    assert own == FEEDBACK
     assert pieces == ["w0 ", "w1 ", "w2 "]
     assert result.structured_content is not None and result.structured_content["text"] == "w0 w1 w2 "
 
@@ -127,8 +130,11 @@ async def test_a_thousand_models_page_through_tools_and_resources(big_hub: HubPr
                 uris += [resource.uri for resource in listed.resources]
                 if (cursor := listed.next_cursor) is None:
                     break
-            last = await client.call_tool(names[-1], {"prompt": "from the last page"})
-    assert pages == 10 and len(names) == len(set(names)) == 1000
-    assert names[0] == "team-0_model_0000" and names[-1] == "team-9_model_0999"
+            # The last model's tool: the hub's own tool comes after it (checked below).
+            last = await client.call_tool(names[-2], {"prompt": "from the last model"})
+    *models, own = names
+    assert own == FEEDBACK  # the hub's own tool follows the 1,000 models' on an eleventh page
+    assert pages == 11 and len(models) == len(set(models)) == 1000
+    assert models[0] == "team-0_model_0000" and models[-1] == "team-9_model_0999"
     assert len(uris) == 1000 and uris[-1] == "hub://models/team-9%2Fmodel%3A0999"
     assert last.structured_content is not None and last.structured_content["text"] == "w0 w1 w2 "

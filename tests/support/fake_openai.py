@@ -26,6 +26,8 @@ Control endpoints, answered in every mode and not counted:
                 (streams cut short, hung or trickling requests abandoned).
   POST /_mode   {"mode": ..., optional "delay_ms", "chunks", "error_status"}; answers the new config.
   POST /_reset  zeroes the statistics.
+  POST /v1/traces  an OTLP/HTTP trace sink (benchmarks export to it): counted in ``otlp_exports``
+                ``otlp_bytes``, answered with an empty export response.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ class Stats:
     last_path: str | None = None
     last_headers: dict[str, str] = field(default_factory=dict)
     last_body: Any = None
+    otlp_exports: int = 0
+    otlp_bytes: int = 0
 
 
 class _BadRequest(Exception):
@@ -144,6 +148,7 @@ class FakeOpenAI:
             ("GET", "/_stats"): self._get_stats,
             ("POST", "/_mode"): self._set_mode,
             ("POST", "/_reset"): self._reset,
+            ("POST", "/v1/traces"): self._traces,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -307,6 +312,20 @@ class FakeOpenAI:
             await self._json(send, 400, self._error(str(exc), "invalid_request_error"))
             return
         await self._json(send, 200, asdict(self.config))
+
+    async def _traces(self, send: Send, body: bytes) -> None:
+        """An OTLP/HTTP sink for benchmarks: counts the export requests and their bytes, answers
+        an empty ``ExportTraceServiceResponse``."""
+        self.stats.otlp_exports += 1
+        self.stats.otlp_bytes += len(body)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/x-protobuf")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
 
     async def _reset(self, send: Send, body: bytes) -> None:
         self.stats = Stats()

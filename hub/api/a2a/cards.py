@@ -17,7 +17,7 @@ are per caller: a caller sees the models it may use (``AgentCards.router_for``),
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
 from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentProvider, AgentSkill
@@ -83,15 +83,20 @@ NO_MODELS = AgentSkill(
 
 
 def router_card(
-    registry: Registry | Iterable[ModelEntry], base: str, push: bool, security: Security | None = None
+    registry: Registry | Iterable[ModelEntry],
+    base: str,
+    push: bool,
+    security: Security | None = None,
+    hub_skills: Sequence[AgentSkill] = (),
 ) -> AgentCard:
+    """``hub_skills``: the hub's own skills (feedback), after the models', for every caller."""
     entries = list(registry)
     description = (
         "Hub routes each message to one model of its pool. Name the model in the message metadata "
         f"key '{MODEL_KEY}' (a skill id below); each model is also an agent of its own at "
         f"{base}{AGENTS_PATH}/<model>/."
     )
-    return _card("Hub", description, router_url(base), entries, base, push, security)
+    return _card("Hub", description, router_url(base), entries, base, push, security, hub_skills)
 
 
 def model_card(entry: ModelEntry, base: str, push: bool, security: Security | None = None) -> AgentCard:
@@ -107,8 +112,9 @@ def _card(
     base: str,
     push: bool,
     security: Security | None,
+    hub_skills: Sequence[AgentSkill] = (),
 ) -> AgentCard:
-    skills = [skill(entry) for entry in entries] or [NO_MODELS]
+    skills = [*([skill(entry) for entry in entries] or [NO_MODELS]), *hub_skills]
     card = AgentCard(
         name=name,
         description=description,
@@ -134,10 +140,18 @@ class AgentCards:
 
     _MAX_VARIANTS = 256
 
-    def __init__(self, registry: Registry, base: str, push: bool, security: Security | None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        base: str,
+        push: bool,
+        security: Security | None,
+        hub_skills: Sequence[AgentSkill] = (),
+    ) -> None:
         self._entries = {entry.name: entry for entry in registry}
         self._base, self._push, self._security = base, push, security
-        self.router = router_card(registry, base, push, security)
+        self._hub_skills = tuple(hub_skills)  # the router's own skills (feedback), listed for everyone
+        self.router = router_card(registry, base, push, security, self._hub_skills)
         self.models = {name: model_card(e, base, push, security) for name, e in self._entries.items()}
         self._variants: dict[frozenset[str], AgentCard] = {}
 
@@ -146,7 +160,7 @@ class AgentCards:
         card = self._variants.get(visible)
         if card is None:
             entries = [e for name, e in self._entries.items() if name in visible]
-            card = router_card(entries, self._base, self._push, self._security)
+            card = router_card(entries, self._base, self._push, self._security, self._hub_skills)
             if len(self._variants) >= self._MAX_VARIANTS:
                 self._variants.clear()
             self._variants[visible] = card

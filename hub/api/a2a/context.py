@@ -32,6 +32,7 @@ MODEL_KEY = "hub.model"
 
 AGENT = "hub.agent"  # state key: the model of a per-model agent; None for the router agent
 IDENTITY = "hub.identity"  # state key: the caller, as the door's auth layer identified it
+CLIENT = "hub.client"  # state key: the caller's IP (whose trace context the tracing stage may join)
 _STREAMING = "hub.streaming"  # state key: the HTTP+JSON request asked for an event stream
 _STREAM_METHODS = frozenset({"SendStreamingMessage", "message/stream"})  # JSON-RPC 1.0 and 0.3
 
@@ -46,6 +47,7 @@ class AgentContextBuilder(DefaultServerCallContextBuilder):
         context = super().build(request)
         context.state[AGENT] = self._model
         context.state[IDENTITY] = identity_of(request.scope)
+        context.state[CLIENT] = request.client.host if request.client else None
         # The HTTP+JSON binding says "stream" in the path; JSON-RPC says it in the method name,
         # which the dispatcher records in the state after this builder has run.
         context.state[_STREAMING] = str(request.scope["path"]).endswith(":stream")
@@ -88,14 +90,20 @@ class CallBuilder(RequestContextBuilder):
         )
         if params is not None:
             try:
-                request.call = self._call(context, params)
+                request.call = self._call(context, params, request.task_id, request.context_id)
             except HubError as error:
                 raise request_error(error) from None
             if task_id is None and request.task_id:
                 self._new_task(request.task_id)
         return request
 
-    def _call(self, context: ServerCallContext, params: SendMessageRequest) -> Call:
+    def _call(
+        self,
+        context: ServerCallContext,
+        params: SendMessageRequest,
+        task_id: str | None = None,
+        context_id: str | None = None,
+    ) -> Call:
         model = self._model(context.state.get(AGENT), params, context.state.get(IDENTITY, ANONYMOUS))
         entry = self._registry.get(model)
         operation = entry.settings.task
@@ -115,6 +123,10 @@ class CallBuilder(RequestContextBuilder):
             stream=streaming,
             deadline=time.monotonic() + self._timeout,
             headers=dict(headers),
+            client=context.state.get(CLIENT),
+            # The task's ids on the call's server span; the context (a conversation) is its session.
+            session_id=context_id or None,
+            span_attributes=_task_attributes(task_id, context_id),
         )
 
     def _model(self, agent: str | None, params: SendMessageRequest, caller: Identity) -> str:
@@ -133,6 +145,15 @@ class CallBuilder(RequestContextBuilder):
                 param=MODEL_KEY,
             )
         return model
+
+
+def _task_attributes(task_id: str | None, context_id: str | None) -> dict[str, str | int]:
+    attributes: dict[str, str | int] = {}
+    if task_id:
+        attributes["a2a.task.id"] = task_id
+    if context_id:
+        attributes["a2a.context.id"] = context_id
+    return attributes
 
 
 def _named_model(holder: Message | SendMessageRequest) -> str | None:

@@ -28,6 +28,7 @@ from hub.api.a2a.cardroute import CardEndpoint, CardFor
 from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH, ROUTER_PATH, AgentCards
 from hub.api.a2a.context import AGENT, IDENTITY, CallBuilder
 from hub.api.a2a.fastpath import FastSend
+from hub.api.a2a.feedback import SKILL, FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.a2a.push import PushUrlPolicy, WebhookSender
 from hub.api.a2a.routes import AgentsApp, BindingGuard, agent_app, jsonrpc_paths
@@ -37,6 +38,7 @@ from hub.api.asgi import ASGIApp
 from hub.api.server import Lifespan, Mount
 from hub.auth.access import Access, open_access
 from hub.call import ANONYMOUS, Identity
+from hub.feedback import FeedbackService
 from hub.pipeline import Next
 from hub.registry import Registry
 from hub.settings import A2ASettings, ConfigError, Settings
@@ -52,8 +54,14 @@ class A2ADoor:
 
 
 def build_a2a(
-    settings: Settings, registry: Registry, pipeline: Next, store: Store, access: Access | None = None
+    settings: Settings,
+    registry: Registry,
+    pipeline: Next,
+    store: Store,
+    access: Access | None = None,
+    feedback: FeedbackService | None = None,
 ) -> A2ADoor:
+    """``feedback``: the router agent also has the feedback skill (``feedback``)."""
     a2a = settings.a2a
     access = access or open_access()
     if a2a.default_model is not None and a2a.default_model not in {e.name for e in registry}:
@@ -62,7 +70,8 @@ def build_a2a(
     tasks = WriteBehindTaskStore(DatabaseTaskStore(store.engine))
     push = _Push.build(a2a, store)
     security = declare(settings.auth)
-    cards = AgentCards(registry, base, push.configs is not None, security)
+    rating = None if feedback is None else FeedbackSkill(feedback, tasks)
+    cards = AgentCards(registry, base, push.configs is not None, security, () if rating is None else (SKILL,))
     router_for = _RouterFor(cards, access, [e.name for e in registry])
     handler = HubRequestHandler(
         pipeline=pipeline,
@@ -84,7 +93,8 @@ def build_a2a(
         app = agent_app(handler, CardEndpoint(card_for, cache, vary), model, rpc_path)
         gate = Gate(access, model, a2a.default_model, extended_card=security is not None)
         paths = jsonrpc_paths(rpc_path)
-        fast = FastSend(handler, model, paths, rpc_path.rstrip("/") + "/message:send")
+        skill = rating if model is None else None  # feedback is the router agent's skill
+        fast = FastSend(handler, model, paths, rpc_path.rstrip("/") + "/message:send", skill)
         return BindingGuard(app, paths, settings.server.max_body_bytes, gate, fast)
 
     hub_agent = A2AAuth(guarded(router_for, None, ROUTER_PATH), access)

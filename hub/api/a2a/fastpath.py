@@ -8,6 +8,8 @@ handler's direct path runs it (``HubRequestHandler.run_new``: the same validatio
 store and webhook as the SDK path), and the answer is written from the task by hand, field for field
 what protobuf's ``MessageToDict`` gives (a unit test checks both ways against protobuf).
 
+The router agent's feedback messages (``feedback``) are answered here too, instead of the handler.
+
 Anything else (another method or version, a field outside that shape, a body orjson refuses) goes the
 SDK's way untouched, so every refusal keeps the SDK's own wording. Errors raised while serving are
 answered as the SDK's dispatchers answer them.
@@ -32,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from hub.api.a2a.context import AgentContextBuilder
+from hub.api.a2a.feedback import FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.asgi import Scope, Send
 
@@ -52,9 +55,15 @@ class FastSend:
     """``serve`` answers the request and returns True, or returns False having sent nothing."""
 
     def __init__(
-        self, handler: HubRequestHandler, model: str | None, jsonrpc: Collection[str], rest: str
+        self,
+        handler: HubRequestHandler,
+        model: str | None,
+        jsonrpc: Collection[str],
+        rest: str,
+        feedback: FeedbackSkill | None = None,
     ) -> None:
         self._handler = handler
+        self._feedback = feedback  # the router agent's feedback skill, served here (``feedback``)
         self._context = AgentContextBuilder(model)
         self._jsonrpc = frozenset(jsonrpc)
         self._rest = rest
@@ -82,8 +91,11 @@ class FastSend:
             context.tenant = params.tenant
             context.state["method"] = "SendMessage"
             context.state["request_id"] = request_id
+        run = self._handler.run_new
+        if self._feedback is not None and self._feedback.wants(params):
+            run = self._feedback.run
         try:
-            task = apply_history_length(await self._handler.run_new(params, context), params.configuration)
+            task = apply_history_length(await run(params, context), params.configuration)
             result = {"task": task_dict(task)}
         except Exception as error:
             await _send_error(send, error, jsonrpc, request_id)

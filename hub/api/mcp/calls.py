@@ -19,6 +19,7 @@ from mcp_types import CallToolRequestParams
 
 from hub.api.mcp.auth import caller
 from hub.api.mcp.errors import tool_error
+from hub.api.mcp.feedback import FeedbackTool
 from hub.api.mcp.tools import Toolbox, ToolEntry, unknown_tool
 from hub.auth.access import Access, open_access
 from hub.auth.errors import NotPermitted
@@ -44,6 +45,21 @@ def _headers(ctx: ServerRequestContext[Any, Any]) -> Mapping[str, str]:
     if scope is None:
         return {}
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _client(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    """The caller's IP (whose trace context the tracing stage may join); None over stdio."""
+    scope = getattr(ctx.request, "scope", None)
+    client = None if scope is None else scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _span_attributes(tool: ToolEntry, ctx: ServerRequestContext[Any, Any]) -> Mapping[str, str | int]:
+    """What the call's server span shows of the MCP request: the tool and the JSON-RPC request id."""
+    attributes: dict[str, str | int] = {"mcp.method.name": "tools/call", "gen_ai.tool.name": tool.name}
+    if ctx.request_id is not None:
+        attributes["jsonrpc.request.id"] = str(ctx.request_id)
+    return attributes
 
 
 async def _relay(chunks: AsyncGenerator[Chunk, None], stream: TextStream, session: ServerSession) -> Json:
@@ -76,14 +92,18 @@ class ToolCalls:
         request_timeout: float,
         streaming: bool,
         access: Access | None = None,
+        feedback: FeedbackTool | None = None,
     ) -> None:
         self._toolbox = toolbox
+        self._feedback = feedback
         self._access = access or open_access()
         self._pipeline = pipeline
         self._timeout = request_timeout
         self._streaming = streaming
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> Json:
+        if self._feedback is not None and params.name == self._feedback.name:
+            return await self._feedback(caller(ctx), params.arguments or {})
         # Looked up in this caller's catalog before the arguments are read: a tool it may not use must
         # not reveal itself by checking them (the policy stage is still the one that decides).
         tool = self._toolbox.get(params.name, partial(self._access.visible, caller(ctx)))
@@ -115,6 +135,8 @@ class ToolCalls:
             stream=stream,
             deadline=time.monotonic() + self._timeout,
             headers=_headers(ctx),
+            client=_client(ctx),
+            span_attributes=_span_attributes(tool, ctx),
         )
         result = await self._pipeline(call)
         if result.chunks is not None:

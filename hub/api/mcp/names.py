@@ -11,6 +11,9 @@ MCP tool names should match ``^[A-Za-z0-9_.-]{1,128}$``; model names may also ho
 
 The tool's ``_meta["hub/model"]`` and its resource URI carry the exact model name, so clients never have
 to invert the mapping.
+
+The hub's own tools have names no model can take: ``hub_feedback`` holds ``_``, which a model name
+cannot (``hub.settings``), and a rewritten name equal to it (``hub:feedback``) is suffixed by rule 3.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from collections.abc import Iterable
 MAX_LENGTH = 128
 _VALID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _INVALID_CHAR = re.compile(r"[^A-Za-z0-9_.-]")
+
+FEEDBACK_TOOL = "hub_feedback"
+RESERVED = frozenset({FEEDBACK_TOOL})
 
 
 def is_valid(name: str) -> bool:
@@ -41,9 +47,9 @@ def tool_names(models: Iterable[str]) -> dict[str, str]:
     counts = Counter(plain.values())
     names: dict[str, str] = {}
     for model, name in plain.items():
-        if is_valid(model):
+        if is_valid(model) and model not in RESERVED:
             names[model] = model
-        elif counts[name] > 1 or name in plain or len(name) > MAX_LENGTH:
+        elif counts[name] > 1 or name in plain or name in RESERVED or len(name) > MAX_LENGTH:
             names[model] = _suffixed(name, model)
         else:
             names[model] = name

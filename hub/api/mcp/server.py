@@ -23,10 +23,12 @@ from pydantic import ValidationError
 from hub import __version__
 from hub.api.mcp.auth import caller
 from hub.api.mcp.calls import ToolCalls
+from hub.api.mcp.feedback import FeedbackTool
 from hub.api.mcp.http import StreamableHTTPApp
 from hub.api.mcp.resources import ModelCards
 from hub.api.mcp.tools import Toolbox
 from hub.auth.access import Access, open_access
+from hub.feedback import FeedbackService
 from hub.pipeline import Next
 from hub.registry import Registry
 from hub.settings import Settings
@@ -141,15 +143,26 @@ class MCPFrontDoor:
     """
 
     def __init__(
-        self, registry: Registry, pipeline: Next, settings: Settings, access: Access | None = None
+        self,
+        registry: Registry,
+        pipeline: Next,
+        settings: Settings,
+        access: Access | None = None,
+        feedback: FeedbackService | None = None,
     ) -> None:
         access = access or open_access()
         page_size = settings.mcp.page_size
-        self.toolbox = Toolbox(registry, page_size)
+        rating = None if feedback is None else FeedbackTool(feedback)  # the hub_feedback tool
+        self.toolbox = Toolbox(registry, page_size, () if rating is None else (rating.tool,))
         self.cards = ModelCards(registry, self.toolbox.names, settings.server, page_size)
         # JSON responses carry no notifications, so there a progress token cannot mean "stream".
         calls = ToolCalls(
-            self.toolbox, pipeline, settings.server.request_timeout, not settings.mcp.json_response, access
+            self.toolbox,
+            pipeline,
+            settings.server.request_timeout,
+            not settings.mcp.json_response,
+            access,
+            rating,
         )
         self.server = build_server(self.toolbox, self.cards, calls, access)
         self.http = StreamableHTTPApp(self.server, settings, access)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,16 +43,19 @@ def _tool(name: str, entry: ModelEntry, schema: TaskSchema) -> types.Tool:
 
 
 class Toolbox:
-    """Tools by name, in the pool's order, built once: the registry does not change while serving."""
+    """Tools by name, in the pool's order, built once: the registry does not change while serving.
+    ``hub_tools`` (the hub's own, e.g. feedback) follow the models' for every caller; ``tools/call``
+    serves them before looking a model up (``calls.ToolCalls``)."""
 
-    def __init__(self, registry: Registry, page_size: int) -> None:
+    def __init__(self, registry: Registry, page_size: int, hub_tools: Sequence[types.Tool] = ()) -> None:
         names = tool_names(entry.name for entry in registry)
         self._page_size = page_size
         self._by_name: dict[str, ToolEntry] = {}
         for entry in registry:
             name, schema = names[entry.name], SCHEMAS[entry.settings.task]
             self._by_name[name] = ToolEntry(name, entry.name, schema, _tool(name, entry, schema))
-        self._tools = [t.tool for t in self._by_name.values()]
+        self._hub_tools = list(hub_tools)
+        self._tools = [*(t.tool for t in self._by_name.values()), *self._hub_tools]
         self.names: Mapping[str, str] = names
 
     def get(self, name: str, visible: Callable[[str], bool] | None = None) -> ToolEntry:
@@ -66,13 +69,15 @@ class Toolbox:
 
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
         found = self._by_name.get(name)
-        return None if found is None else found.schema.input_schema
+        if found is None:
+            return next((t.input_schema for t in self._hub_tools if t.name == name), None)
+        return found.schema.input_schema
 
     def list(self, cursor: str | None, visible: Callable[[str], bool] | None = None) -> types.ListToolsResult:
         """A page of the tools this caller may use; cursors count within that caller's list."""
         listed = self._tools
         if visible is not None:
-            listed = [e.tool for e in self._by_name.values() if visible(e.model)]
+            listed = [*(e.tool for e in self._by_name.values() if visible(e.model)), *self._hub_tools]
         tools, next_cursor = paging.page(listed, cursor, self._page_size)
         return types.ListToolsResult(tools=list(tools), next_cursor=next_cursor)
 

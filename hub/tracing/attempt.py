@@ -1,0 +1,93 @@
+"""The router's spans: one CLIENT span per backend attempt, and the trace context the backend sends on.
+
+A retry or a failover is another attempt, so another span; each names the replica it went to and the
+routing strategy that chose it. The attempt's W3C ``traceparent``/``tracestate`` go to the backend in
+``Call.trace_context``, so an instrumented model server (or a second hub) nests under the attempt.
+
+A unary attempt ends when the backend answers. A streamed one ends when the relay ends, however it
+ends; its first chunk is the event ``gen_ai.first_token`` (with the milliseconds since the attempt
+began, queueing for a replica slot included), and its usage comes from the chunk that reports it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import replace
+
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import Span, SpanKind, Tracer, set_span_in_context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from hub.call import Call, Chunk, Result
+from hub.registry import ModelEntry
+from hub.routing.replica import Replica
+from hub.tracing.attributes import OPERATION_NAMES, attempt_attributes, chunk_model, usage_attributes
+from hub.tracing.ending import end_span
+from hub.usage.outcome import CANCELLED, OK, Outcome
+
+Runner = Callable[[ModelEntry, Replica, Call], Awaitable[Result]]
+
+FIRST_TOKEN = "gen_ai.first_token"
+FIRST_TOKEN_MS = "hub.time_to_first_token_ms"
+
+
+class AttemptTracer:
+    """Wraps one attempt of the router (``run``) in its span."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+        self._propagator = TraceContextTextMapPropagator()
+
+    async def run(
+        self, runner: Runner, entry: ModelEntry, replica: Replica, call: Call, attempt: int
+    ) -> Result:
+        """``runner(entry, replica, call)`` as attempt number ``attempt`` (1 is the first)."""
+        started = time.perf_counter()
+        attributes = attempt_attributes(call, entry.settings.routing, replica.name, replica.url, attempt)
+        span = self._tracer.start_span(
+            f"{OPERATION_NAMES[call.operation]} {call.model}", kind=SpanKind.CLIENT, attributes=attributes
+        )
+        context = set_span_in_context(span)
+        carrier: dict[str, str] = {}
+        self._propagator.inject(carrier, context)
+        token = attach(context)  # the backend's own log records carry the attempt's ids
+        try:
+            result = await runner(entry, replica, replace(call, trace_context=carrier))
+        except BaseException as exc:
+            end_span(span, Outcome.of(exc))
+            raise
+        finally:
+            detach(token)
+        if result.chunks is None:
+            model = result.body.get("model") if result.body is not None else None
+            end_span(span, OK, usage_attributes(result.usage, model))
+            return result
+        if span.is_recording():
+            span.add_event(FIRST_TOKEN, {FIRST_TOKEN_MS: (time.perf_counter() - started) * 1000})
+        return replace(result, chunks=_relay(result.chunks, span))
+
+
+async def _relay(chunks: AsyncGenerator[Chunk, None], span: Span) -> AsyncGenerator[Chunk, None]:
+    """Hand on the stream; end the attempt's span with the stream's usage when it ends."""
+    outcome = CANCELLED
+    usage = None
+    model: object = None
+    first = span.is_recording()  # read the model from the first chunk, when the span is kept
+    try:
+        async for chunk in chunks:
+            if first:
+                first = False
+                model = chunk_model(chunk.data)
+            if chunk.usage is not None:
+                usage = chunk.usage
+            yield chunk
+        outcome = OK
+    except BaseException as exc:
+        outcome = Outcome.of(exc)
+        raise
+    finally:
+        try:
+            await chunks.aclose()
+        finally:
+            end_span(span, outcome, usage_attributes(usage, model))

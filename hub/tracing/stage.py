@@ -1,0 +1,71 @@
+"""The tracing stage: one SERVER span per inbound call, whatever door it came through.
+
+Outermost in the pipeline, so calls refused by any stage are traced too. It decides what the span
+hangs from (``trust.Incoming``), puts the trace and session ids on the call (the usage ledger records
+them), and makes the span the current OpenTelemetry context while the stages and the router run, so
+their spans nest under it and log records can read its ids. A streamed answer keeps the span open
+until the stream ends, however it ends (completed, failed, or the caller left).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import replace
+
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import Span, SpanKind, Tracer, set_span_in_context
+
+from hub.call import Call, Chunk, Result
+from hub.pipeline import Next
+from hub.tracing.attributes import server_attributes, session_of
+from hub.tracing.ending import end_span
+from hub.tracing.trust import Incoming
+from hub.usage.outcome import CANCELLED, OK, Outcome
+
+
+class TracingStage:
+    def __init__(self, tracer: Tracer, incoming: Incoming) -> None:
+        self._tracer = tracer
+        self._incoming = incoming
+
+    async def __call__(self, call: Call, next: Next) -> Result:
+        parent, links = self._incoming.parent(call.headers, call.client)
+        session = session_of(call)
+        span = self._tracer.start_span(
+            f"{call.frontdoor} {call.operation}",
+            parent,
+            SpanKind.SERVER,
+            server_attributes(call, session),
+            links,
+        )
+        trace_id = format(span.get_span_context().trace_id, "032x")
+        call = replace(call, trace_id=trace_id, session_id=session)
+        token = attach(set_span_in_context(span))
+        try:
+            result = await next(call)
+        except BaseException as exc:
+            end_span(span, Outcome.of(exc))
+            raise
+        finally:
+            detach(token)
+        if result.chunks is None:
+            end_span(span, OK)
+            return result
+        return replace(result, chunks=_until_end(result.chunks, span))
+
+
+async def _until_end(chunks: AsyncGenerator[Chunk, None], span: Span) -> AsyncGenerator[Chunk, None]:
+    """Relay ``chunks``; end ``span`` once the stream ends, however it ends."""
+    outcome = CANCELLED  # unless the loop finishes or fails: the consumer stopped early
+    try:
+        async for chunk in chunks:
+            yield chunk
+        outcome = OK
+    except BaseException as exc:
+        outcome = Outcome.of(exc)
+        raise
+    finally:
+        try:
+            await chunks.aclose()
+        finally:
+            end_span(span, outcome)
