@@ -31,6 +31,7 @@ from bench.servers import (
     can_pin,
     create_key,
     hub_config,
+    redis_pinned,
     start_hub,
     start_upstream,
 )
@@ -170,16 +171,19 @@ class Bench:
                 key = create_key(self.workdir, config, scenario.name)
                 scenario = replace(scenario, headers={**scenario.headers, "Authorization": f"Bearer {key}"})
             hub = start_hub(self.workdir, config, self.hub_cpu, scenario.name)
+        redis_url = scenario.hub_overrides.get("limits", {}).get("redis_url")
+        pin = redis_pinned(redis_url, self.load_cpu) if redis_url else contextlib.nullcontext()
         try:
-            for target in targets:
-                check_answer(scenario, _base(target, upstream, hub))
-            for concurrency in self.args.concurrency:
+            with pin:
                 for target in targets:
-                    point = self._point(scenario, target, concurrency, upstream, hub)
-                    self.report.points.append(point)
-                    _progress(point)
-                    if hub is not None and hub.process.poll() is not None:
-                        raise RuntimeError(f"the hub exited during the run:\n{hub.log_tail()}")
+                    check_answer(scenario, _base(target, upstream, hub))
+                for concurrency in self.args.concurrency:
+                    for target in targets:
+                        point = self._point(scenario, target, concurrency, upstream, hub)
+                        self.report.points.append(point)
+                        _progress(point)
+                        if hub is not None and hub.process.poll() is not None:
+                            raise RuntimeError(f"the hub exited during the run:\n{hub.log_tail()}")
             if hub is not None:
                 self.report.hub_peak_rss_mib = max(self.report.hub_peak_rss_mib, peak_rss_mib(hub.pid))
         finally:

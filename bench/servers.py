@@ -6,12 +6,13 @@ orchestrator on ``LOAD_CPU``. The hub's numbers then mean "what one core of hub 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,35 @@ def start_hub(workdir: Path, config: Mapping[str, Any], cpu: int | None, tag: st
     hub = [str(script)] if script.exists() else [sys.executable, "-m", "hub"]
     cmd = [*hub, "serve", "--config", str(config_path), "--host", LOCALHOST, "--port", "{port}"]
     return _start(f"hub-{tag}", pinned(cmd, cpu), "/healthz", workdir)
+
+
+@contextlib.contextmanager
+def redis_pinned(url: str, cpu: int | None) -> Iterator[None]:
+    """The shared Redis server on ``cpu`` (the load generator's) for a scenario that uses it, so it
+    never takes turns with the hub on the hub's core (in production Redis has a machine of its own).
+    Its CPU affinity is put back afterwards. A Redis we cannot see or pin is left as it is."""
+    pid = _redis_pid(url) if cpu is not None else None
+    if pid is None:
+        yield
+        return
+    before = os.sched_getaffinity(pid)
+    try:
+        os.sched_setaffinity(pid, {cpu})
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, before)
+
+
+def _redis_pid(url: str) -> int | None:
+    import redis
+
+    try:
+        with redis.Redis.from_url(url, socket_timeout=2) as client:
+            return int(client.info("server")["process_id"])
+    except (redis.RedisError, KeyError, ValueError):
+        return None
