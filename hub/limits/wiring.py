@@ -27,24 +27,45 @@ def build_store(settings: LimitsSettings) -> RateLimitStore:
     )
 
 
+_MAX_CACHED = 65_536
+
+
 class LimitsFor:
     """The limits of one call: its key's, its team's, its model's and the hub's, as configured."""
 
     def __init__(self, settings: LimitsSettings, key_rates: KeyRates) -> None:
         self._settings = settings
         self._key_rates = key_rates
+        # The specs of a (model, team, key, key's own rates) are the same on every call: built once.
+        # Only models the policy stage let through get here, but keys and teams are many: bounded.
+        self._cache: dict[
+            tuple[str, str | None, str | None, tuple[int | None, int | None]], tuple[LimitSpec, ...]
+        ] = {}
 
     async def __call__(self, call: Call) -> Sequence[LimitSpec]:
+        identity = call.identity
+        key_id = identity.key_id
+        rates = (None, None) if key_id is None else await self._key_rates(key_id)
+        cache_key = (call.model, identity.team, key_id, rates)
+        specs = self._cache.get(cache_key)
+        if specs is None:
+            if len(self._cache) >= _MAX_CACHED:
+                self._cache.clear()
+            specs = self._cache[cache_key] = tuple(self._build(call.model, identity.team, key_id, rates))
+        return specs
+
+    def _build(
+        self, model: str, team: str | None, key_id: str | None, rates: tuple[int | None, int | None]
+    ) -> list[LimitSpec]:
         s = self._settings
         specs = self._specs(Scope.GLOBAL, "hub", s.global_)
-        specs += self._specs(Scope.MODEL, call.model, s.models.get(call.model))
-        identity = call.identity
-        if identity.team is not None:
-            specs += self._specs(Scope.TEAM, identity.team, s.teams.get(identity.team))
-        if identity.key_id is not None:
-            rpm, tpm = await self._key_rates(identity.key_id)
+        specs += self._specs(Scope.MODEL, model, s.models.get(model))
+        if team is not None:
+            specs += self._specs(Scope.TEAM, team, s.teams.get(team))
+        if key_id is not None:
+            rpm, tpm = rates
             own = Rates(rpm=rpm or s.keys.rpm, tpm=tpm or s.keys.tpm, concurrency=s.keys.concurrency)
-            specs += self._specs(Scope.KEY, identity.key_id, own)
+            specs += self._specs(Scope.KEY, key_id, own)
         return specs
 
     def _specs(self, scope: Scope, key: str, rates: Rates | None) -> list[LimitSpec]:
