@@ -10,7 +10,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -32,6 +32,7 @@ from hub.errors import BackendRejected, BadRequest, HubError, ModelNotFound, Rat
 from hub.pipeline import Next
 from hub.registry import Registry
 from hub.tasks import OPERATIONS, OperationSpec, validate_request
+from hub.tracing.reply import awaiting
 
 log = logging.getLogger("hub.http")
 
@@ -54,8 +55,8 @@ def error_body(error: HubError) -> dict[str, Any]:
     return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
 
 
-async def send_error(send: Send, error: HubError) -> None:
-    headers = error_headers(error)
+async def send_error(send: Send, error: HubError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    headers = [*error_headers(error), *extra]
     if headers:
         body = orjson.dumps(error_body(error))
         await send_bytes(send, error.http_status, body, (*JSON_HEADERS, *headers))
@@ -96,18 +97,20 @@ class OpenAIFrontDoor:
         self.routes = {spec.route: spec for spec in OPERATIONS.values()}
 
     async def invoke(self, spec: OperationSpec, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            call = await self._parse(spec, scope, receive)
-            result = await self._pipeline(call)
-        except HubError as error:
-            await send_error(send, error)
-            return
+        with awaiting() as reply:  # the tracing stage tells the trace id: the x-hub-trace-id header
+            try:
+                call = await self._parse(spec, scope, receive)
+                result = await self._pipeline(call)
+            except HubError as error:
+                await send_error(send, error, reply.headers())
+                return
+        traced = reply.headers()
         if result.chunks is not None:
-            await _stream(result.chunks, receive, send)
+            await _stream(result.chunks, receive, send, traced)
         elif result.raw is not None:
-            await send_bytes(send, 200, result.raw)
+            await send_bytes(send, 200, result.raw, (*JSON_HEADERS, *traced))
         else:
-            await send_json(send, 200, result.body)
+            await send_bytes(send, 200, orjson.dumps(result.body), (*JSON_HEADERS, *traced))
 
     async def _parse(self, spec: OperationSpec, scope: Scope, receive: Receive) -> Call:
         require_json(scope)
@@ -167,14 +170,19 @@ def client_address(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
-async def _stream(chunks: AsyncGenerator[Chunk, None], receive: Receive, send: Send) -> None:
+async def _stream(
+    chunks: AsyncGenerator[Chunk, None],
+    receive: Receive,
+    send: Send,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
     """Relay chunks as server-sent events while watching for the caller to leave.
 
     The relay runs in its own task so that a disconnect can cancel it wherever it waits; the
     cancellation runs the router's and backend's clean-up, which drops the upstream connection (the
     replica stops generating) and frees the replica slot.
     """
-    relay = asyncio.ensure_future(_relay(chunks, send))
+    relay = asyncio.ensure_future(_relay(chunks, send, headers))
     watcher = asyncio.ensure_future(_watch_disconnect(receive))
     try:
         await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
@@ -189,8 +197,10 @@ async def _stream(chunks: AsyncGenerator[Chunk, None], receive: Receive, send: S
         raise exc
 
 
-async def _relay(chunks: AsyncGenerator[Chunk, None], send: Send) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+async def _relay(
+    chunks: AsyncGenerator[Chunk, None], send: Send, headers: Sequence[tuple[bytes, bytes]]
+) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": (*SSE_HEADERS, *headers)})
     try:
         async for chunk in chunks:
             await send(

@@ -18,9 +18,11 @@ from hub.metrics.budgets import BudgetCollector
 from hub.metrics.calls import CallMetrics
 from hub.metrics.limits import LimitCollector
 from hub.metrics.replicas import Pool, ReplicaCollector
+from hub.metrics.tracing import TraceExportCollector
 from hub.metrics.usage import Recorder, UsageCollector
 from hub.stages.budgets import BudgetStage
 from hub.stages.limits import LimitsStage
+from hub.tracing.stage import TracingStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +59,6 @@ def watch(
     registry.register(BudgetCollector(budgets))
     if recorder is not None:
         registry.register(UsageCollector(recorder))
+    export = next((s.stats for s in stages if isinstance(s, TracingStage)), None)
+    if export is not None:  # the OTLP exporter's counters, when tracing exports
+        registry.register(TraceExportCollector(export))

@@ -11,13 +11,12 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator
 
-from opentelemetry.trace import Tracer
-
 from hub.call import Call, Chunk, Result
 from hub.errors import BackendError, BackendTimeout, BadRequest, HubError, retryable
 from hub.registry import ModelEntry, Registry
 from hub.routing.replica import Replica
 from hub.tracing.attempt import AttemptTracer
+from hub.tracing.recorder import Tracer
 
 
 class Router:

@@ -1,7 +1,9 @@
-"""Tracing: OpenTelemetry spans for every call, W3C trace context into the backends, OTLP export and
-an in-memory buffer of recent traces (``GET /admin/traces``).
+"""Tracing: spans for every call, W3C trace context into the backends, OTLP export and an in-memory
+buffer of recent traces (``GET /admin/traces``). OpenTelemetry's data model, the hub's own recorder.
 
-``wiring.build_tracing`` builds it all from ``TracingSettings``; ``stage.TracingStage`` (the server
-span), ``spans.StageSpan`` (the policy stages), ``attempt.AttemptTracer`` (the router's attempts),
-``trust.Incoming`` (whose ``traceparent`` is joined), ``buffer.TraceBuffer`` and ``render`` (the JSON).
+``wiring.build_tracing`` builds it all from ``TracingSettings``; ``recorder`` (``Span``, ``Tracer``),
+``stage.TracingStage`` (the server span), ``spans.StageSpan`` (the policy stages),
+``attempt.AttemptTracer`` (the router's attempts), ``trust.Incoming`` and ``w3c`` (whose
+``traceparent`` is joined), ``buffer.TraceBuffer`` and ``render`` (the JSON), ``otlp`` (the protobuf
+encoder), ``export`` and ``senders`` (OTLP over HTTP or gRPC), ``reply`` (the trace id a door returns).
 """

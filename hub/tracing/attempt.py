@@ -15,15 +15,14 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
 
-from opentelemetry.context import attach, detach
-from opentelemetry.trace import Span, SpanKind, Tracer, set_span_in_context
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
 from hub.call import Call, Chunk, Result
 from hub.registry import ModelEntry
 from hub.routing.replica import Replica
+from hub.tracing import w3c
 from hub.tracing.attributes import OPERATION_NAMES, attempt_attributes, chunk_model, usage_attributes
 from hub.tracing.ending import end_span
+from hub.tracing.logcontext import attach_ids, detach_ids
+from hub.tracing.recorder import Span, SpanKind, Tracer
 from hub.usage.outcome import CANCELLED, OK, Outcome
 
 Runner = Callable[[ModelEntry, Replica, Call], Awaitable[Result]]
@@ -37,33 +36,37 @@ class AttemptTracer:
 
     def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
-        self._propagator = TraceContextTextMapPropagator()
 
     async def run(
         self, runner: Runner, entry: ModelEntry, replica: Replica, call: Call, attempt: int
     ) -> Result:
         """``runner(entry, replica, call)`` as attempt number ``attempt`` (1 is the first)."""
         started = time.perf_counter()
-        attributes = attempt_attributes(call, entry.settings.routing, replica.name, replica.url, attempt)
-        span = self._tracer.start_span(
-            f"{OPERATION_NAMES[call.operation]} {call.model}", kind=SpanKind.CLIENT, attributes=attributes
+        tracer = self._tracer
+        parent = tracer.current()
+        span = tracer.start(
+            f"{OPERATION_NAMES[call.operation]} {call.model}",
+            parent,
+            SpanKind.CLIENT,
+            attempt_attributes(call, entry.settings.routing, replica.name, replica.url, attempt)
+            if parent is None or parent.sampled
+            else None,
         )
-        context = set_span_in_context(span)
-        carrier: dict[str, str] = {}
-        self._propagator.inject(carrier, context)
-        token = attach(context)  # the backend's own log records carry the attempt's ids
+        carrier = w3c.carrier(span.trace_id, span.span_id, span.sampled, span.tracestate)
+        token = attach_ids(span)  # the backend's own log records carry the attempt's ids
         try:
             result = await runner(entry, replica, replace(call, trace_context=carrier))
         except BaseException as exc:
             end_span(span, Outcome.of(exc))
             raise
         finally:
-            detach(token)
+            detach_ids(token)
         if result.chunks is None:
-            model = result.body.get("model") if result.body is not None else None
-            end_span(span, OK, usage_attributes(result.usage, model))
+            if span.sampled:
+                model = result.body.get("model") if result.body is not None else None
+                end_span(span, OK, usage_attributes(result.usage, model))
             return result
-        if span.is_recording():
+        if span.sampled:
             span.add_event(FIRST_TOKEN, {FIRST_TOKEN_MS: (time.perf_counter() - started) * 1000})
         return replace(result, chunks=_relay(result.chunks, span))
 
@@ -73,7 +76,7 @@ async def _relay(chunks: AsyncGenerator[Chunk, None], span: Span) -> AsyncGenera
     outcome = CANCELLED
     usage = None
     model: object = None
-    first = span.is_recording()  # read the model from the first chunk, when the span is kept
+    first = span.sampled  # read the model from the first chunk, when the span is kept
     try:
         async for chunk in chunks:
             if first:

@@ -1,8 +1,8 @@
 """The embedded trace store: the most recent traces, in memory, served at ``GET /admin/traces``.
 
-A ``SpanProcessor``: each ended span joins its trace. Bounded both ways: at most ``traces`` traces
+A ``recorder.SpanProcessor``: each ended span joins its trace. Bounded both ways: at most ``traces`` traces
 (the oldest is dropped when a new one arrives) and ``spans_per_trace`` spans in each (later ones are
-dropped and counted). Spans are kept as the SDK hands them over and turned into JSON only when read
+dropped and counted). Spans are kept as the tracer hands them over and turned into JSON only when read
 (``render``): a span costs the hot path one append, and the JSON is built for the few that are looked at.
 """
 
@@ -13,30 +13,23 @@ from collections import OrderedDict
 from itertools import islice
 from typing import Any
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-
+from hub.tracing.recorder import Span
 from hub.tracing.render import summary_json, trace_json
 
 
-class TraceBuffer(SpanProcessor):
-    """Recent traces by id (``int``), oldest first. ``on_end`` may run on any thread: a lock guards it."""
+class TraceBuffer:
+    """Recent traces by id (``int``), oldest first. Spans end on the event loop, ``/admin/traces`` reads
+    there too; the lock (uncontended, ~0.1 us) keeps it safe should a span end on another thread."""
 
     def __init__(self, traces: int = 500, spans_per_trace: int = 128) -> None:
         self._max_traces = traces
         self._max_spans = spans_per_trace
-        self._traces: OrderedDict[int, list[ReadableSpan]] = OrderedDict()
+        self._traces: OrderedDict[int, list[Span]] = OrderedDict()
         self._lock = threading.Lock()
         self.dropped_spans = 0  # spans past a trace's bound
 
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
-
-    def on_end(self, span: ReadableSpan) -> None:
-        context = span.context
-        if context is None:
-            return
-        trace_id = context.trace_id
+    def on_end(self, span: Span) -> None:
+        trace_id = span.trace_id
         with self._lock:
             spans = self._traces.get(trace_id)
             if spans is None:
@@ -47,12 +40,6 @@ class TraceBuffer(SpanProcessor):
                 spans.append(span)
             else:
                 self.dropped_spans += 1
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
     def recent(self, limit: int) -> list[dict[str, Any]]:
         """Summaries of the ``limit`` most recent traces, newest first."""

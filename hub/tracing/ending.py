@@ -6,25 +6,25 @@ never its message or a stack trace: spans travel to collectors the caller's answ
 
 from __future__ import annotations
 
-from opentelemetry.trace import Span, Status, StatusCode
-
 from hub.tracing.attributes import Attributes
+from hub.tracing.recorder import Span, StatusCode
 from hub.usage.outcome import Outcome
-
-_OK = Status(StatusCode.OK)
 
 
 def end_span(span: Span, outcome: Outcome, attributes: Attributes | None = None) -> None:
     """Record ``outcome`` (and ``attributes``) on ``span`` and end it; one call, whatever happened."""
+    if not span.sampled:
+        return
     if outcome.status == "ok":
         if attributes:
-            span.set_attributes(attributes)
-        span.set_status(_OK)
+            span.attributes.update(attributes)
+        span.status_code = StatusCode.OK
     else:
         code = outcome.error or outcome.status
-        failed: Attributes = {"error.type": code, "hub.status_code": outcome.code}
+        span.attributes["error.type"] = code
+        span.attributes["hub.status_code"] = outcome.code
         if attributes:
-            failed.update(attributes)
-        span.set_attributes(failed)
-        span.set_status(Status(StatusCode.ERROR, code))
+            span.attributes.update(attributes)
+        span.status_code = StatusCode.ERROR
+        span.status_description = code
     span.end()

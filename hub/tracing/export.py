@@ -1,43 +1,131 @@
-"""OTLP export to a collector: HTTP/protobuf or gRPC, batched off the event loop by the SDK.
+"""OTLP export: ended spans wait in a bounded queue; an asyncio task sends them in batches.
 
-The exporters come from the OpenTelemetry SDK packages and are imported only when configured (gRPC
-loads a large native library). Their headers usually carry the collector's credentials: they are read
-out of their ``SecretStr`` here and handed to the exporter, and nowhere else.
+``Exporter.on_end`` (a ``SpanProcessor``) costs the call one append; a full queue drops the span and
+counts it. The task (started by the tracing lifespan) wakes every ``interval`` seconds, or as soon as
+``batch_size`` spans wait, encodes each batch (``otlp.Encoder``) and sends it (``senders``). A failed
+export is counted and logged once per failure streak, and its spans are gone; nothing is ever raised
+into a call. On shutdown what is queued is flushed, within the exporter's timeout.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from hub.tracing.otlp import Encoder
+from hub.tracing.recorder import Span
+from hub.tracing.senders import ExportRejected, Sender
 
-from hub.tracing.settings import OTLPSettings
+log = logging.getLogger("hub.tracing")
 
-TRACES_PATH = "/v1/traces"
-# Larger than the SDK's 2048: at 100% sampling a busy hub ends a few thousand spans a second, and the
-# queue absorbs a collector's hiccup rather than dropping spans at once.
+BATCH_SIZE = 512
+INTERVAL = 1.0
+# At 100% sampling a busy hub ends a few thousand spans a second: the queue absorbs a collector's
+# hiccup of a few seconds rather than dropping spans at once.
 MAX_QUEUE = 16_384
 
 
-def build_exporter(settings: OTLPSettings) -> SpanExporter:
-    headers = {name: value.get_secret_value() for name, value in settings.headers.items()}
-    if settings.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-
-        url = urlsplit(settings.endpoint)
-        return GrpcExporter(
-            endpoint=url.netloc, insecure=url.scheme == "http", headers=headers, timeout=settings.timeout
-        )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-
-    return HttpExporter(endpoint=traces_url(settings.endpoint), headers=headers, timeout=settings.timeout)
+@dataclass(slots=True)
+class ExportStats:
+    exported: int = 0  # spans the collector accepted
+    dropped: int = 0  # spans that found the queue full (or were still queued when the flush timed out)
+    failed: int = 0  # export requests that failed (their spans are lost)
 
 
-def traces_url(endpoint: str) -> str:
-    """OTLP/HTTP's convention: a base URL gets the signal's path; a URL that names it is kept."""
-    return endpoint if endpoint.endswith(TRACES_PATH) else endpoint + TRACES_PATH
+class Exporter:
+    def __init__(
+        self,
+        sender: Sender,
+        encoder: Encoder,
+        *,
+        timeout: float,
+        where: str = "collector",
+        max_queue: int = MAX_QUEUE,
+        batch_size: int = BATCH_SIZE,
+        interval: float = INTERVAL,
+    ) -> None:
+        self._sender = sender
+        self._encoder = encoder
+        self._timeout = timeout
+        self._where = where  # for the log: host and port only
+        self._max_queue = max_queue
+        self._batch_size = batch_size
+        self._interval = interval
+        self._queue: list[Span] = []
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._failing = False
+        self.stats = ExportStats()
 
+    def on_end(self, span: Span) -> None:
+        queue = self._queue
+        if len(queue) >= self._max_queue:
+            self.stats.dropped += 1
+            return
+        queue.append(span)
+        if len(queue) == self._batch_size and self._wake is not None:
+            self._wake.set()
 
-def batching(exporter: SpanExporter) -> SpanProcessor:
-    return BatchSpanProcessor(exporter, max_queue_size=MAX_QUEUE)
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        self._wake = wake = asyncio.Event()
+        self._stopping = False
+        task = asyncio.create_task(self._run(wake), name="hub-otlp-export")
+        try:
+            yield
+        finally:
+            self._stopping = True
+            wake.set()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                self.stats.dropped += len(self._queue)
+                self._queue = []
+            finally:
+                self._wake = None
+                await self._sender.close()
+
+    async def _run(self, wake: asyncio.Event) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await wake.wait()
+            wake.clear()
+            await self.flush()
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send everything queued now, in batches."""
+        while self._queue:
+            pending, self._queue = self._queue, []
+            for start in range(0, len(pending), self._batch_size):
+                await self._send(pending[start : start + self._batch_size])
+
+    async def _send(self, batch: list[Span]) -> None:
+        try:
+            body = self._encoder.encode(batch)
+            async with asyncio.timeout(self._timeout):
+                await self._sender.send(body)
+        except Exception as exc:  # whatever the collector or the network did, calls go on
+            self.stats.failed += 1
+            if not self._failing:
+                self._failing = True
+                reason = exc.status if isinstance(exc, ExportRejected) else type(exc).__name__
+                log.warning(
+                    "OTLP export to %s failed (%s); spans are lost until it recovers", self._where, reason
+                )
+            return
+        self.stats.exported += len(batch)
+        if self._failing:
+            self._failing = False
+            log.info("OTLP export to %s recovered", self._where)

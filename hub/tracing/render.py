@@ -17,78 +17,66 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanContext, SpanKind, StatusCode
-
-_STATUS = {StatusCode.OK: "ok", StatusCode.ERROR: "error", StatusCode.UNSET: "unset"}
+from hub.tracing.recorder import Span, SpanContext
 
 
-def summary_json(trace_id: int, spans: Sequence[ReadableSpan]) -> dict[str, Any]:
+def summary_json(trace_id: int, spans: Sequence[Span]) -> dict[str, Any]:
     root = _root(spans)
-    attributes = root.attributes or {}
+    attributes = root.attributes
     model = attributes.get("gen_ai.request.model")
     frontdoor = attributes.get("hub.frontdoor")
     return {
         "trace_id": _trace_hex(trace_id),
         "name": root.name,
-        "start_unix_nano": root.start_time,
+        "start_unix_nano": root.start_ns,
         "duration_ms": _duration_ms(root),
-        "status": _STATUS[root.status.status_code],
+        "status": root.status_code.name.lower(),
         "model": model if isinstance(model, str) else None,
         "frontdoor": frontdoor if isinstance(frontdoor, str) else None,
         "span_count": len(spans),
     }
 
 
-def trace_json(trace_id: int, spans: Sequence[ReadableSpan]) -> dict[str, Any]:
-    ordered = sorted(spans, key=lambda span: span.start_time or 0)
+def trace_json(trace_id: int, spans: Sequence[Span]) -> dict[str, Any]:
+    ordered = sorted(spans, key=lambda span: span.start_ns)
     return {"trace_id": _trace_hex(trace_id), "spans": [span_json(span) for span in ordered]}
 
 
-def span_json(span: ReadableSpan) -> dict[str, Any]:
-    context = span.context
-    assert context is not None  # a span the SDK ended always has one
-    parent = span.parent
+def span_json(span: Span) -> dict[str, Any]:
     return {
-        "trace_id": _trace_hex(context.trace_id),
-        "span_id": _span_hex(context.span_id),
-        "parent_span_id": None if parent is None else _span_hex(parent.span_id),
+        "trace_id": _trace_hex(span.trace_id),
+        "span_id": _span_hex(span.span_id),
+        "parent_span_id": _span_hex(span.parent_id) if span.parent_id else None,
         "name": span.name,
-        "kind": _kind(span.kind),
-        "start_unix_nano": span.start_time,
-        "end_unix_nano": span.end_time,
+        "kind": span.kind.name.lower(),
+        "start_unix_nano": span.start_ns,
+        "end_unix_nano": span.end_ns or None,
         "duration_ms": _duration_ms(span),
-        "status": {"code": _STATUS[span.status.status_code], "description": span.status.description},
+        "status": {"code": span.status_code.name.lower(), "description": span.status_description},
         "attributes": _plain(span.attributes),
         "events": [
-            {"name": e.name, "time_unix_nano": e.timestamp, "attributes": _plain(e.attributes)}
+            {"name": e.name, "time_unix_nano": e.time_ns, "attributes": _plain(e.attributes)}
             for e in span.events
         ],
-        "links": [_link(link.context) for link in span.links],
+        "links": [_link(link) for link in span.links],
     }
 
 
-def _root(spans: Sequence[ReadableSpan]) -> ReadableSpan:
+def _root(spans: Sequence[Span]) -> Span:
     """The span with no parent in this hub; while a trace is still running, its earliest span."""
     for span in spans:
-        if span.parent is None or span.parent.is_remote:
+        if not span.parent_id or span.remote_parent:
             return span
-    return min(spans, key=lambda span: span.start_time or 0)
+    return min(spans, key=lambda span: span.start_ns)
 
 
-def _duration_ms(span: ReadableSpan) -> float | None:
-    if span.start_time is None or span.end_time is None:
+def _duration_ms(span: Span) -> float | None:
+    if not span.end_ns:
         return None
-    return round((span.end_time - span.start_time) / 1e6, 3)
+    return round((span.end_ns - span.start_ns) / 1e6, 3)
 
 
-def _kind(kind: SpanKind) -> str:
-    return kind.name.lower()
-
-
-def _plain(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not attributes:
-        return {}
+def _plain(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in attributes.items()}
 
 

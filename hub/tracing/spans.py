@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from opentelemetry.trace import Tracer
-
 from hub.call import Call, Result
 from hub.pipeline import Next, Stage
 from hub.stages.budgets import BudgetStage
@@ -18,6 +16,7 @@ from hub.stages.identity import IdentityStage
 from hub.stages.limits import LimitsStage
 from hub.stages.policy import PolicyStage
 from hub.tracing.ending import end_span
+from hub.tracing.recorder import Tracer
 from hub.usage.outcome import OK, Outcome
 
 # The stages whose work before ``next`` is worth a span, and the span's name. The others (usage,
@@ -42,7 +41,10 @@ class StageSpan:
 
     async def __call__(self, call: Call, next: Next) -> Result:
         session = call.session_id  # on every span of the call, as on the server span
-        span = self._tracer.start_span(self._name, attributes={"session.id": session} if session else None)
+        tracer = self._tracer
+        span = tracer.start(
+            self._name, tracer.current(), attributes={"session.id": session} if session else None
+        )
         open_ = True
 
         async def handed_on(call: Call) -> Result:

@@ -2,9 +2,10 @@
 
 Outermost in the pipeline, so calls refused by any stage are traced too. It decides what the span
 hangs from (``trust.Incoming``), puts the trace and session ids on the call (the usage ledger records
-them), and makes the span the current OpenTelemetry context while the stages and the router run, so
-their spans nest under it and log records can read its ids. A streamed answer keeps the span open
-until the stream ends, however it ends (completed, failed, or the caller left).
+them), hands the trace id to the door (``reply.tell``), and makes the span current while the stages and
+the router run: in the tracer (their spans nest under it) and in OpenTelemetry's API context (log
+records read its ids, ``logcontext``). A streamed answer keeps the span open until the stream ends,
+however it ends (completed, failed, or the caller left).
 """
 
 from __future__ import annotations
@@ -12,42 +13,48 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 
-from opentelemetry.context import attach, detach
-from opentelemetry.trace import Span, SpanKind, Tracer, set_span_in_context
-
 from hub.call import Call, Chunk, Result
 from hub.pipeline import Next
 from hub.tracing.attributes import server_attributes, session_of
 from hub.tracing.ending import end_span
+from hub.tracing.export import ExportStats
+from hub.tracing.logcontext import attach_ids, detach_ids
+from hub.tracing.recorder import Span, SpanKind, Tracer
+from hub.tracing.reply import tell
 from hub.tracing.trust import Incoming
 from hub.usage.outcome import CANCELLED, OK, Outcome
 
 
 class TracingStage:
-    def __init__(self, tracer: Tracer, incoming: Incoming) -> None:
+    def __init__(self, tracer: Tracer, incoming: Incoming, stats: ExportStats | None = None) -> None:
         self._tracer = tracer
         self._incoming = incoming
+        self.stats = stats  # the OTLP exporter's counters (None: no export), read by the metrics collector
 
     async def __call__(self, call: Call, next: Next) -> Result:
         parent, links = self._incoming.parent(call.headers, call.client)
         session = session_of(call)
-        span = self._tracer.start_span(
+        tracer = self._tracer
+        span = tracer.start(
             f"{call.frontdoor} {call.operation}",
             parent,
             SpanKind.SERVER,
             server_attributes(call, session),
             links,
         )
-        trace_id = format(span.get_span_context().trace_id, "032x")
+        trace_id = f"{span.trace_id:032x}"
+        tell(trace_id)
         call = replace(call, trace_id=trace_id, session_id=session)
-        token = attach(set_span_in_context(span))
+        current = tracer.activate(span)
+        ids = attach_ids(span)
         try:
             result = await next(call)
         except BaseException as exc:
             end_span(span, Outcome.of(exc))
             raise
         finally:
-            detach(token)
+            detach_ids(ids)
+            tracer.deactivate(current)
         if result.chunks is None:
             end_span(span, OK)
             return result

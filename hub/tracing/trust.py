@@ -12,15 +12,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
-from opentelemetry.context import Context
-from opentelemetry.trace import Link, get_current_span
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from hub.tracing import w3c
+from hub.tracing.recorder import SpanContext
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# An empty context: a span started in it is the root of a new trace, whatever the ambient context holds.
-NEW_TRACE = Context()
-_NO_LINKS: tuple[Link, ...] = ()
+_NO_LINKS: tuple[SpanContext, ...] = ()
 
 
 class Incoming:
@@ -30,7 +27,6 @@ class Incoming:
         self._networks: Sequence[IPNetwork] = tuple(
             ipaddress.ip_network(network, strict=False) for network in trusted_networks
         )
-        self._propagator = TraceContextTextMapPropagator()
 
     def trusts(self, client: str | None) -> bool:
         """Is ``client`` (an IP address, as the door saw it) inside a trusted network?"""
@@ -44,18 +40,19 @@ class Incoming:
             address = address.ipv4_mapped  # ::ffff:10.1.2.3 is 10.1.2.3
         return any(address in network for network in self._networks)
 
-    def parent(self, headers: Mapping[str, str], client: str | None) -> tuple[Context, Sequence[Link]]:
-        """The context to start the server span in, and the links to give it.
+    def parent(
+        self, headers: Mapping[str, str], client: str | None
+    ) -> tuple[SpanContext | None, Sequence[SpanContext]]:
+        """The span to start the server span under (None: a new trace), and the links to give it.
 
-        No ``traceparent``: a new trace. From a trusted caller: the caller's context (the span nests
-        under the caller's, and its sampling decision holds). From anyone else: a new trace, linked.
+        No valid ``traceparent``: a new trace. From a trusted caller: the caller's span (the server
+        span nests under it, and its sampling decision holds). From anyone else: a new trace, linked.
         """
         if "traceparent" not in headers:
-            return NEW_TRACE, _NO_LINKS
-        extracted = self._propagator.extract(headers)
-        remote = get_current_span(extracted).get_span_context()
-        if not remote.is_valid:
-            return NEW_TRACE, _NO_LINKS
+            return None, _NO_LINKS
+        remote = w3c.parse(headers)
+        if remote is None:
+            return None, _NO_LINKS
         if self.trusts(client):
-            return extracted, _NO_LINKS
-        return NEW_TRACE, (Link(remote),)
+            return remote, _NO_LINKS
+        return None, (remote,)

@@ -1,28 +1,26 @@
-"""Everything tracing is, built once by ``build_app``: the app's own ``TracerProvider`` and its parts.
+"""Everything tracing is, built once by ``build_app``: the app's own ``Tracer`` and its parts.
 
-The provider is an instance the app owns and shuts down (flushing the exporter) when it stops; it is
-never installed as OpenTelemetry's global provider, so two hubs in one process (tests) never share
-spans, and the SDKs' own instrumentation (switched off in ``hub.api.a2a`` and ``hub.api.mcp.server``)
-cannot reach it.
+The tracer is an instance the app owns, with its own processors (the ``TraceBuffer`` and, when
+configured, the OTLP ``Exporter``): two hubs in one process (tests) never share spans. Nothing is
+installed as OpenTelemetry's global provider; the SDKs' own instrumentation is switched off in
+``hub.api.a2a`` and ``hub.api.mcp.server``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-
-from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Tracer
+from urllib.parse import urlsplit
 
 from hub import __version__
 from hub.pipeline import Stage
 from hub.tracing.buffer import TraceBuffer
-from hub.tracing.export import batching, build_exporter
-from hub.tracing.settings import TracingSettings
+from hub.tracing.export import Exporter
+from hub.tracing.otlp import Encoder
+from hub.tracing.recorder import SpanProcessor, Tracer
+from hub.tracing.senders import build_sender
+from hub.tracing.settings import OTLPSettings, TracingSettings
 from hub.tracing.spans import with_spans
 from hub.tracing.stage import TracingStage
 from hub.tracing.trust import Incoming
@@ -31,12 +29,13 @@ from hub.tracing.trust import Incoming
 @dataclass(frozen=True, slots=True)
 class Tracing:
     """``tracer`` for the router's attempt spans, ``stage`` for the pipeline, ``buffer`` for
-    ``/admin/traces``; ``lifespan`` flushes and stops the exporter when the app stops."""
+    ``/admin/traces``, ``exporter`` when OTLP is on; ``lifespan`` runs the exporter and flushes it when
+    the app stops."""
 
-    provider: TracerProvider
     tracer: Tracer
     buffer: TraceBuffer
     stage: TracingStage
+    exporter: Exporter | None = None
 
     def spanned(self, stages: Sequence[Stage]) -> list[Stage]:
         """``stages`` with a span for each policy stage's own work (``spans.with_spans``)."""
@@ -44,27 +43,32 @@ class Tracing:
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        try:
+        if self.exporter is None:
             yield
-        finally:
-            # Blocks while the batch processor sends what it holds (bounded by the exporter's timeout).
-            await asyncio.to_thread(self.provider.shutdown)
+            return
+        async with self.exporter.lifespan():
+            yield
+
+
+def build_exporter(settings: OTLPSettings, service_name: str) -> Exporter:
+    url = urlsplit(settings.endpoint)
+    where = f"{url.hostname}:{url.port}" if url.port else str(url.hostname)
+    return Exporter(
+        build_sender(settings), Encoder(service_name, __version__), timeout=settings.timeout, where=where
+    )
 
 
 def build_tracing(settings: TracingSettings) -> Tracing | None:
-    """None when tracing is off: no stage, no spans, no provider."""
+    """None when tracing is off: no stage, no spans, no tracer."""
     if not settings.enabled:
         return None
-    resource = Resource.create({SERVICE_NAME: settings.service_name, SERVICE_VERSION: __version__})
-    provider = TracerProvider(
-        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
-        resource=resource,
-        shutdown_on_exit=False,  # the app's lifespan shuts it down
-    )
     buffer = TraceBuffer(settings.buffer.traces, settings.buffer.spans_per_trace)
-    provider.add_span_processor(buffer)
+    processors: list[SpanProcessor] = [buffer]
+    exporter = None
     if settings.otlp is not None:
-        provider.add_span_processor(batching(build_exporter(settings.otlp)))
-    tracer = provider.get_tracer("hub", __version__)
-    stage = TracingStage(tracer, Incoming(settings.trusted_networks))
-    return Tracing(provider, tracer, buffer, stage)
+        exporter = build_exporter(settings.otlp, settings.service_name)
+        processors.append(exporter)
+    tracer = Tracer(settings.sample_ratio, processors)
+    stats = None if exporter is None else exporter.stats
+    stage = TracingStage(tracer, Incoming(settings.trusted_networks), stats)
+    return Tracing(tracer, buffer, stage, exporter)

@@ -4,6 +4,7 @@ gRPC), which decodes what arrives with opentelemetry-proto's messages."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -44,8 +45,7 @@ def test_spans_arrive_at_the_collector(protocol: str, tmp_path: Path) -> None:
                 }
             ],
         }
-        env = {"OTEL_BSP_SCHEDULE_DELAY": "100"}  # the batch processor sends every 100 ms, not 5 s
-        with run_hub(config, tmp_path, env=env) as hub:
+        with run_hub(config, tmp_path) as hub:  # the exporter sends every second
             body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
             req = urllib.request.Request(
                 hub.v1 + "/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
@@ -59,6 +59,8 @@ def test_spans_arrive_at_the_collector(protocol: str, tmp_path: Path) -> None:
                 return spans if len(spans) == 6 else None
 
             spans = {span.name: span for span in wait_until(whole_trace, timeout=15, what="exported spans")}
+            with urllib.request.urlopen(hub.url + "/metrics", timeout=10) as resp:
+                metrics = resp.read().decode()
 
     server, attempt = spans["http chat"], spans["chat m"]
     assert server.kind == "server" and server.parent_span_id is None and server.status == 1
@@ -69,3 +71,6 @@ def test_spans_arrive_at_the_collector(protocol: str, tmp_path: Path) -> None:
         assert spans[name].parent_span_id == server.span_id, name
     assert server.resource["service.name"] == "hub-under-test"
     assert sink.headers and all(h.get("x-collector-token") == "tok-123" for h in sink.headers)
+    exported = re.search(r"^hub_trace_spans_exported_total (\S+)$", metrics, re.MULTILINE)
+    assert exported and float(exported[1]) >= 6
+    assert "hub_trace_spans_dropped_total 0.0" in metrics and "hub_trace_export_failures_total 0.0" in metrics

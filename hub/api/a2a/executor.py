@@ -33,10 +33,12 @@ from hub.call import Call, Chunk, Result
 from hub.errors import HubError
 from hub.pipeline import Next
 from hub.schemas import TextStream
+from hub.tracing.reply import awaiting
 
 log = logging.getLogger("hub.a2a")
 
 ARTIFACT_NAME = "answer"
+TRACE_ID_KEY = "hub.trace_id"
 
 
 class HubAgentExecutor(AgentExecutor):
@@ -65,7 +67,8 @@ class HubAgentExecutor(AgentExecutor):
         await queue.enqueue_event(task)
         updater = TaskUpdater(queue, task.id, task.context_id)
         try:
-            result = await self._pipeline(call)
+            with awaiting() as reply:  # the tracing stage tells the trace id: metadata["hub.trace_id"]
+                result = await self._pipeline(call)
             if result.chunks is not None:
                 structured = await _relay(call, result.chunks, updater)
             else:
@@ -73,7 +76,7 @@ class HubAgentExecutor(AgentExecutor):
                 await updater.add_artifact([parts.answer(call.operation, structured)], name=ARTIFACT_NAME)
         except HubError as error:
             state, message, metadata = _failure(call, task, error)
-            await updater.update_status(state, message=message, metadata=metadata)
+            await updater.update_status(state, message=message, metadata=_traced(metadata, reply.trace_id))
             return
         except Exception:
             # The door's one catch-all: a bug fails one task with a generic message, never a trace.
@@ -81,24 +84,28 @@ class HubAgentExecutor(AgentExecutor):
             await updater.failed(_internal(task))
             return
         await updater.update_status(
-            TaskState.TASK_STATE_COMPLETED, metadata=_final_metadata(call, structured)
+            TaskState.TASK_STATE_COMPLETED,
+            metadata=_traced(_final_metadata(call, structured), reply.trace_id),
         )
 
 
 async def finish(pipeline: Next, call: Call, task: Task) -> Task:
     """Run ``call`` and return ``task`` finished: its answer, or its failure."""
-    try:
-        structured = _unary(call, await pipeline(call))
-    except HubError as error:
-        _end(task, *_failure(call, task, error))
-    except Exception:
-        log.exception("a2a task %s for %s failed", task.id, call.model)
-        _end(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
-    else:
-        artifact = Artifact(artifact_id=str(uuid.uuid4()), name=ARTIFACT_NAME)
-        artifact.parts.append(parts.answer(call.operation, structured))
-        task.artifacts.append(artifact)
-        _end(task, TaskState.TASK_STATE_COMPLETED, None, _final_metadata(call, structured))
+    with awaiting() as reply:  # the tracing stage tells the trace id: metadata["hub.trace_id"]
+        try:
+            structured = _unary(call, await pipeline(call))
+        except HubError as error:
+            state, message, metadata = _failure(call, task, error)
+            _end(task, state, message, _traced(metadata, reply.trace_id))
+        except Exception:
+            log.exception("a2a task %s for %s failed", task.id, call.model)
+            _end(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
+        else:
+            artifact = Artifact(artifact_id=str(uuid.uuid4()), name=ARTIFACT_NAME)
+            artifact.parts.append(parts.answer(call.operation, structured))
+            task.artifacts.append(artifact)
+            metadata = _traced(_final_metadata(call, structured), reply.trace_id)
+            _end(task, TaskState.TASK_STATE_COMPLETED, None, metadata)
     return task
 
 
@@ -175,6 +182,11 @@ def _agent_text(task_id: str, context_id: str, text: str) -> Message:
 
 def _internal(task: Task) -> Message:
     return _agent_text(task.id, task.context_id, "Internal error")
+
+
+def _traced(metadata: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
+    """``metadata`` with ``hub.trace_id`` (the id ``POST /v1/feedback`` rates) when the call was traced."""
+    return metadata if trace_id is None else {**metadata, TRACE_ID_KEY: trace_id}
 
 
 def _final_metadata(call: Call, structured: dict[str, Any]) -> dict[str, Any]:

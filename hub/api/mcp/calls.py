@@ -28,6 +28,9 @@ from hub.errors import BackendError, HubError
 from hub.pipeline import Next
 from hub.schemas import Json, TextStream
 from hub.tasks import OPERATIONS
+from hub.tracing.reply import awaiting
+
+TRACE_ID_META = "hub/trace_id"
 
 
 def _success(tool: ToolEntry, structured: Json) -> Json:
@@ -37,6 +40,13 @@ def _success(tool: ToolEntry, structured: Json) -> Json:
         "isError": False,
         "resultType": "complete",
     }
+
+
+def _traced(result: Json, trace_id: str | None) -> Json:
+    """``result`` with ``_meta["hub/trace_id"]`` (the id ``hub_feedback`` rates) when the call was traced."""
+    if trace_id is not None:
+        result["_meta"] = {**result.get("_meta", {}), TRACE_ID_META: trace_id}
+    return result
 
 
 def _headers(ctx: ServerRequestContext[Any, Any]) -> Mapping[str, str]:
@@ -107,13 +117,14 @@ class ToolCalls:
         # Looked up in this caller's catalog before the arguments are read: a tool it may not use must
         # not reveal itself by checking them (the policy stage is still the one that decides).
         tool = self._toolbox.get(params.name, partial(self._access.visible, caller(ctx)))
-        try:
-            structured = await self._run(tool, params.arguments or {}, ctx)
-        except NotPermitted:
-            raise unknown_tool(params.name) from None
-        except HubError as error:
-            return tool_error(error)
-        return _success(tool, structured)
+        with awaiting() as reply:  # the tracing stage tells the call's trace id: the result's _meta
+            try:
+                structured = await self._run(tool, params.arguments or {}, ctx)
+            except NotPermitted:
+                raise unknown_tool(params.name) from None
+            except HubError as error:
+                return _traced(tool_error(error), reply.trace_id)
+        return _traced(_success(tool, structured), reply.trace_id)
 
     async def _run(
         self, tool: ToolEntry, arguments: Mapping[str, Any], ctx: ServerRequestContext[Any, Any]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer, set_span_in_context
-
 from hub.tracing.buffer import TraceBuffer
+from hub.tracing.recorder import SpanContext, SpanKind, StatusCode, Tracer
 
 SUMMARY_KEYS = {
     "trace_id",
@@ -34,15 +32,13 @@ SPAN_KEYS = {
 
 
 def tracer_with(buffer: TraceBuffer) -> Tracer:
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(buffer)
-    return provider.get_tracer("test")
+    return Tracer(1.0, [buffer])
 
 
 def one_trace(tracer: Tracer, name: str, children: int = 1) -> None:
-    root = tracer.start_span(name, kind=SpanKind.SERVER, attributes={"gen_ai.request.model": "m"})
+    root = tracer.start(name, kind=SpanKind.SERVER, attributes={"gen_ai.request.model": "m"})
     for i in range(children):
-        tracer.start_span(f"child {i}", set_span_in_context(root)).end()
+        tracer.start(f"child {i}", root).end()
     root.end()
 
 
@@ -67,19 +63,19 @@ def test_spans_per_trace_are_bounded_and_the_rest_counted() -> None:
 def test_summary_and_span_json_have_exactly_the_contract_keys() -> None:
     buffer = TraceBuffer()
     tracer = tracer_with(buffer)
-    remote = tracer.start_span("elsewhere")
+    remote = tracer.start("elsewhere")
     remote.end()
-    root = tracer.start_span(
+    root = tracer.start(
         "http chat",
         kind=SpanKind.SERVER,
         attributes={"hub.frontdoor": "http", "gen_ai.request.model": "m", "tags": ("a", "b")},
-        links=[Link(remote.get_span_context())],
+        links=[SpanContext(remote.trace_id, remote.span_id, True)],
     )
-    child = tracer.start_span("chat m", set_span_in_context(root), kind=SpanKind.CLIENT)
+    child = tracer.start("chat m", root, kind=SpanKind.CLIENT)
     child.add_event("gen_ai.first_token", {"hub.time_to_first_token_ms": 1.5})
-    child.set_status(Status(StatusCode.ERROR, "backend_error"))
+    child.set_status(StatusCode.ERROR, "backend_error")
     child.end()
-    root.set_status(Status(StatusCode.OK))
+    root.set_status(StatusCode.OK)
     root.end()
 
     summary = buffer.recent(1)[0]
@@ -99,12 +95,8 @@ def test_summary_and_span_json_have_exactly_the_contract_keys() -> None:
     assert client["events"][0]["attributes"] == {"hub.time_to_first_token_ms": 1.5}
     assert isinstance(client["events"][0]["time_unix_nano"], int)
     assert server["attributes"]["tags"] == ["a", "b"]
-    remote_context = remote.get_span_context()
     assert server["links"] == [
-        {
-            "trace_id": format(remote_context.trace_id, "032x"),
-            "span_id": format(remote_context.span_id, "016x"),
-        }
+        {"trace_id": format(remote.trace_id, "032x"), "span_id": format(remote.span_id, "016x")}
     ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub.settings import ConfigError, load_settings
-from hub.tracing.export import traces_url
+from hub.tracing.senders import traces_url
 from hub.tracing.trust import Incoming
 from hub.tracing.wiring import build_tracing
 

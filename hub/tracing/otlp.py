@@ -1,0 +1,160 @@
+"""A hand-written protobuf encoder for OTLP's ``ExportTraceServiceRequest`` (opentelemetry-proto v1).
+
+One request per batch: one ``ResourceSpans`` (``service.name``, ``service.version``), one ``ScopeSpans``
+(scope ``hub``), the spans. Protobuf's wire format is simple enough that writing it directly costs a
+few microseconds per span, against the SDK encoder's 16-70 us (it builds the generated message objects
+first). Attribute values: str, bool, int (int64; a larger int goes as its decimal string), float, and
+sequences of those. Encoded key/value pairs are cached (bounded): most repeat on every call.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from hub.tracing.attributes import Attributes
+from hub.tracing.recorder import Event, Span, SpanContext, StatusCode
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_FIXED64 = struct.Struct("<Q")
+_DOUBLE = struct.Struct("<d")
+_TIMES = struct.Struct("<BQBQ")  # Span.start_time_unix_nano (7) and end_time_unix_nano (8), fixed64
+_SMALL = tuple(bytes((n,)) for n in range(128))
+MAX_CACHED = 4096
+
+# Tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited).
+_SPAN_ATTRIBUTE = b"\x4a"  # Span.attributes = 9
+_EVENT = b"\x5a"  # Span.events = 11
+_LINK = b"\x6a"  # Span.links = 13
+_STATUS = b"\x7a"  # Span.status = 15
+_EVENT_ATTRIBUTE = b"\x1a"  # Event.attributes = 3
+_RESOURCE_ATTRIBUTE = b"\x0a"  # Resource.attributes = 1
+_STATUS_OK = _STATUS + b"\x02\x18\x01"  # Status.code (3) = OK
+
+
+def varint(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL[n] if n >= 0 else varint(n & 0xFFFFFFFFFFFFFFFF)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: bytes, body: bytes) -> bytes:
+    """A length-delimited field."""
+    return tag + varint(len(body)) + body
+
+
+def _string(tag: bytes, text: str) -> bytes:
+    return _field(tag, text.encode("utf-8", "replace"))
+
+
+def any_value(value: object) -> bytes:
+    """An ``AnyValue`` message's body."""
+    kind = type(value)
+    if kind is str:
+        return _string(b"\x0a", value)  # type: ignore[arg-type]
+    if kind is bool:
+        return b"\x10\x01" if value else b"\x10\x00"
+    if kind is int:
+        if _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+            return b"\x18" + varint(value)  # type: ignore[arg-type]
+        return _string(b"\x0a", str(value))
+    if kind is float:
+        return b"\x21" + _DOUBLE.pack(value)
+    if isinstance(value, list | tuple):
+        return _field(b"\x2a", b"".join(_field(b"\x0a", any_value(item)) for item in value))
+    return _string(b"\x0a", str(value))
+
+
+def key_value(key: str, value: object) -> bytes:
+    """A ``KeyValue`` message, length-prefixed (its field tag goes in front)."""
+    return _field(b"", _string(b"\x0a", key) + _field(b"\x12", any_value(value)))
+
+
+class Encoder:
+    """Encodes batches of ended spans; one per exporter (its cache is not shared across threads)."""
+
+    def __init__(self, service_name: str, service_version: str) -> None:
+        resource = _field(
+            b"\x0a",  # ResourceSpans.resource = 1
+            _RESOURCE_ATTRIBUTE
+            + key_value("service.name", service_name)
+            + _RESOURCE_ATTRIBUTE
+            + key_value("service.version", service_version),
+        )
+        self._resource = resource
+        scope = _string(b"\x0a", "hub") + _string(b"\x12", service_version)  # name, version
+        self._scope = _field(b"\x0a", scope)  # ScopeSpans.scope = 1
+        self._pairs: dict[tuple[str, type, object], bytes] = {}
+        self._names: dict[str, bytes] = {}
+
+    def encode(self, spans: Sequence[Span]) -> bytes:
+        body = b"".join([self._scope, *[_field(b"\x12", self.span(span)) for span in spans]])  # spans = 2
+        resource_spans = self._resource + _field(b"\x12", body)  # ResourceSpans.scope_spans = 2
+        return _field(b"\x0a", resource_spans)  # ExportTraceServiceRequest.resource_spans = 1
+
+    def span(self, span: Span) -> bytes:
+        """One ``Span`` message's body."""
+        parts = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
+        if span.tracestate:
+            parts.append(_string(b"\x1a", span.tracestate))
+        if span.parent_id:
+            parts += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
+        name = self._names.get(span.name)
+        if name is None:
+            name = self._remember_name(span.name)
+        parts += (name, _SMALL[span.kind])  # the kind tag is in the cached name's tail
+        parts.append(_TIMES.pack(0x39, span.start_ns, 0x41, span.end_ns))
+        for key, value in span.attributes.items():
+            parts += (_SPAN_ATTRIBUTE, self._pair(key, value))
+        for event in span.events:
+            parts.append(_field(_EVENT, self._event(event)))
+        for link in span.links:
+            parts.append(_field(_LINK, _link(link)))
+        parts.append(_status(span))
+        return b"".join(parts)
+
+    def _remember_name(self, name: str) -> bytes:
+        encoded = _string(b"\x2a", name) + b"\x30"  # Span.name = 5, then Span.kind's tag (6)
+        if len(self._names) >= MAX_CACHED:
+            self._names.clear()
+        self._names[name] = encoded
+        return encoded
+
+    def _pair(self, key: str, value: object) -> bytes:
+        if isinstance(value, list | tuple):
+            return key_value(key, value)
+        cache_key = (key, type(value), value)
+        encoded = self._pairs.get(cache_key)
+        if encoded is None:
+            encoded = key_value(key, value)
+            if len(self._pairs) >= MAX_CACHED:
+                self._pairs.clear()
+            self._pairs[cache_key] = encoded
+        return encoded
+
+    def _event(self, event: Event) -> bytes:
+        parts = [b"\x09", _FIXED64.pack(event.time_ns), _string(b"\x12", event.name)]
+        attributes: Attributes = event.attributes
+        for key, value in attributes.items():
+            parts += (_EVENT_ATTRIBUTE, key_value(key, value))
+        return b"".join(parts)
+
+
+def _link(link: SpanContext) -> bytes:
+    body = b"\x0a\x10" + link.trace_id.to_bytes(16, "big") + b"\x12\x08" + link.span_id.to_bytes(8, "big")
+    if link.tracestate:
+        body += _string(b"\x1a", link.tracestate)
+    return body
+
+
+def _status(span: Span) -> bytes:
+    code = span.status_code
+    if code is StatusCode.OK and not span.status_description:
+        return _STATUS_OK
+    body = b"" if not span.status_description else _string(b"\x12", span.status_description)
+    return _field(_STATUS, body + b"\x18" + _SMALL[code])

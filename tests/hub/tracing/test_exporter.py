@@ -1,0 +1,83 @@
+"""The OTLP exporter's queue and task: batching, a bounded queue, failures counted, a flush on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from hub.tracing.export import Exporter
+from hub.tracing.otlp import Encoder
+from hub.tracing.recorder import Tracer
+from hub.tracing.senders import MemorySender
+
+pytestmark = pytest.mark.anyio
+
+
+class Notifying(MemorySender):
+    """Sets ``sent`` once ``want`` bodies have arrived."""
+
+    def __init__(self, want: int) -> None:
+        super().__init__()
+        self.want = want
+        self.sent = asyncio.Event()
+
+    async def send(self, body: bytes) -> None:
+        await super().send(body)
+        if len(self.bodies) >= self.want:
+            self.sent.set()
+
+
+def spans_in(bodies: list[bytes]) -> int:
+    total = 0
+    for body in bodies:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        total += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+    return total
+
+
+def exporter(sender: MemorySender, **options: int | float) -> tuple[Exporter, Tracer]:
+    export = Exporter(sender, Encoder("hub", "0"), timeout=5, **options)  # type: ignore[arg-type]
+    return export, Tracer(1.0, [export])
+
+
+async def test_a_full_batch_wakes_the_task_long_before_the_interval() -> None:
+    sender = Notifying(want=2)
+    export, tracer = exporter(sender, batch_size=4, interval=3600)
+    async with export.lifespan():
+        for _ in range(5):
+            tracer.start("s").end()
+        async with asyncio.timeout(5):
+            await sender.sent.wait()
+        assert [spans_in([body]) for body in sender.bodies] == [4, 1]  # in batches of at most 4
+        tracer.start("late").end()
+    assert spans_in(sender.bodies) == 6  # the late one flushed on stop
+    assert export.stats.exported == 6 and export.stats.failed == 0
+
+
+async def test_a_full_queue_drops_and_counts() -> None:
+    sender = MemorySender()
+    export, tracer = exporter(sender, max_queue=3, interval=3600)
+    for _ in range(5):  # no task running yet: nothing drains
+        tracer.start("s").end()
+    assert export.queued == 3 and export.stats.dropped == 2
+
+
+async def test_failures_are_counted_logged_once_and_never_raised(caplog: pytest.LogCaptureFixture) -> None:
+    sender = MemorySender()
+    sender.failing = True
+    export, tracer = exporter(sender, interval=3600)
+    with caplog.at_level(logging.INFO, logger="hub.tracing"):
+        for _ in range(3):
+            tracer.start("s").end()
+            await export.flush()
+        sender.failing = False
+        tracer.start("s").end()
+        await export.flush()
+    assert export.stats.failed == 3 and export.stats.exported == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "failed" in m]) == 1
+    assert any("recovered" in m for m in messages)
