@@ -101,6 +101,21 @@ def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
     ]
 
 
+def _idle_stages(settings: Settings) -> set[type]:
+    """Policy stages with nothing configured to do: without an ``auth`` section there are no keys
+    (with their own rates and budgets) and no restrictions; limits and budgets may be set anyway."""
+    if settings.auth is not None:
+        return set()
+    idle: set[type] = {IdentityStage, PolicyStage}
+    lim = settings.limits
+    rates = [lim.global_, lim.keys, *lim.teams.values(), *lim.models.values()]
+    if not any(r.rpm or r.tpm or r.concurrency for r in rates):
+        idle.add(LimitsStage)
+    if not settings.budgets.teams:
+        idle.add(BudgetStage)
+    return idle
+
+
 def _key_rates(access: Access) -> KeyRates:
     async def rates(key_id: str) -> tuple[int | None, int | None]:
         record = await access.key_record(key_id)
@@ -159,7 +174,7 @@ def build_app(
     if tracing is None:
         pipeline = compose(stages, Router(registry))
     else:  # wrapped here, not in build_stages: the metrics collectors find the stages by their type
-        pipeline = compose(tracing.spanned(stages), Router(registry, tracing.tracer))
+        pipeline = compose(tracing.spanned(stages, _idle_stages(settings)), Router(registry, tracing.tracer))
     openai = OpenAIFrontDoor(
         registry, pipeline, settings.server.max_body_bytes, settings.server.request_timeout, access
     )

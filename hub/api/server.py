@@ -16,7 +16,7 @@ from hub.api.metrics import MetricsEndpoint
 from hub.api.openai import OpenAIFrontDoor, send_error
 from hub.api.ui import UiDoor
 from hub.auth.access import Access, open_access
-from hub.auth.admin import admin_identity
+from hub.auth.admin import admin_identity, is_admin
 from hub.auth.credentials import token_in_query
 from hub.auth.errors import TokenInQuery
 from hub.errors import HubError, NotFound
@@ -148,7 +148,8 @@ class HubApp:
         elif path == "/admin/usage" and self.ledger is not None:
             _allow(method, "GET")
             identity = await self.access.identify(request_headers(scope), "http")
-            await admin.usage(self.ledger, self.access, identity, scope, send, self.feedback)
+            admin_ = is_admin(self.settings.auth, identity)
+            await admin.usage(self.ledger, self.access, identity, scope, send, self.feedback, admin_)
         elif path == traces.PATH and self.traces is not None:
             _allow(method, "GET")
             await admin_identity(self.access, self.settings.auth, request_headers(scope))

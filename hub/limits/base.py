@@ -127,8 +127,13 @@ class RateLimitStore(Protocol):
 
         ``used_tokens`` is the real usage: the difference to the reservation is refunded or charged.
         ``None`` (usage unknown, e.g. a stream cut short) keeps the reservation as charged.
-        Idempotent: a second release of the same admission does nothing.
+        Idempotent: a second release of the same admission does nothing. A shared store may settle
+        tokens of a call that holds no slot a few milliseconds later, with others (``settled``).
         """
+        ...
+
+    async def settled(self) -> None:
+        """Wait until every release made so far has reached the store (tests, graceful stops)."""
         ...
 
     async def aclose(self) -> None:

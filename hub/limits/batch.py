@@ -30,8 +30,11 @@ class Coalescer(Generic[T, R]):
     batch as a task its owner tracks, so that closing the owner can wait for batches in flight.
     """
 
-    def __init__(self, send: Send[T, R], spawn: Spawn, *, max_batch: int = 64) -> None:
+    def __init__(self, send: Send[T, R], spawn: Spawn, *, max_batch: int = 64, delay: float = 0.0) -> None:
+        """``delay`` > 0: a batch waits that many seconds for company instead of the end of the turn
+        (for work nobody awaits)."""
         self._send = send
+        self._delay = delay
         self._spawn = spawn
         self._max_batch = max_batch
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
@@ -50,7 +53,10 @@ class Coalescer(Generic[T, R]):
         elif not self._scheduled:
             # call_soon runs after every callback already due in this turn: all of their
             # submissions are in by then.
-            loop.call_soon(self.flush)
+            if self._delay > 0:
+                loop.call_later(self._delay, self.flush)
+            else:
+                loop.call_soon(self.flush)
             self._scheduled = True
         return future
 

@@ -152,6 +152,9 @@ class MemoryStore:
             for spec, entry in held.entries:
                 self._settle(spec, entry, admission.tokens, used_tokens, now)
 
+    async def settled(self) -> None:
+        return None  # releases take effect at once
+
     async def aclose(self) -> None:
         return None
 

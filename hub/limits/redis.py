@@ -58,6 +58,7 @@ class RedisStore:
         lease_seconds: float = 30.0,
         busy_retry_after: float = 1.0,
         skew_slack: float = 10.0,
+        settle_delay: float = 0.01,
         owns_client: bool = False,
     ) -> None:
         """``lease_seconds``: a slot of a process that died frees itself this long after its last
@@ -79,6 +80,9 @@ class RedisStore:
         self._background: set[asyncio.Task[Any]] = set()
         self._admits = Coalescer(self._send_admits, self._spawn)
         self._releases = Coalescer(self._send_releases, self._spawn)
+        # Token settlements of calls that hold no slot: nobody waits for them, so they gather for a
+        # few milliseconds and leave together (one write for many calls, not one per call).
+        self._settles = Coalescer(self._send_releases, self._spawn, delay=settle_delay)
         self._keeper = LeaseKeeper(self.renew, lambda: bool(self._held), lease_seconds / 3)
 
     @classmethod
@@ -117,6 +121,10 @@ class RedisStore:
     async def release(self, admission: Admission, used_tokens: int | None = None) -> None:
         if self._held.pop(admission.id, None) is None:  # released already, or nothing to give back
             return
+        if not any(spec.kind is Kind.CONCURRENCY for spec in admission.limits):
+            # Only tokens to settle: a late refund errs towards counting too much for a moment.
+            self._settles.submit((admission, used_tokens, False)).add_done_callback(_observe)
+            return
         future = self._releases.submit((admission, used_tokens, False))
         future.add_done_callback(_observe)
         # Shielded: a caller cancelled mid-release (a disconnect) still frees the slot.
@@ -148,14 +156,18 @@ class RedisStore:
             )
         return renewed
 
+    async def settled(self) -> None:
+        while self._background or self._admits.pending or self._releases.pending or self._settles.pending:
+            self._admits.flush()
+            self._releases.flush()
+            self._settles.flush()
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     async def aclose(self) -> None:
         await self._keeper.aclose()
         # Undos and releases in flight must reach Redis, or slots would wait for their lease. An
         # admission finishing now may still submit its undo, hence the loop.
-        while self._background or self._admits.pending or self._releases.pending:
-            self._admits.flush()
-            self._releases.flush()
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.settled()
         if self._owns_client:
             await self._client.aclose()
 

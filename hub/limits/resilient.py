@@ -116,6 +116,9 @@ class ResilientStore:
         except (TimeoutError, LimitStoreUnavailable) as exc:
             log.warning("rate-limit store not ready at start (%s): failure modes apply until it is", exc)
 
+    async def settled(self) -> None:
+        await self._shared.settled()
+
     async def aclose(self) -> None:
         await self._shared.aclose()
         await self._local.aclose()

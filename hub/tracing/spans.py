@@ -7,7 +7,7 @@ long as its stage's own checks, and not nested in each other; a refusal (429, 40
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from hub.call import Call, Result
 from hub.pipeline import Next, Stage
@@ -66,10 +66,15 @@ class StageSpan:
                 end_span(span, OK)
 
 
-def with_spans(stages: Sequence[Stage], tracer: Tracer) -> list[Stage]:
-    """``stages`` with the policy stages wrapped in a ``StageSpan``; the others as they are."""
+def with_spans(stages: Sequence[Stage], tracer: Tracer, idle: Collection[type] = ()) -> list[Stage]:
+    """``stages`` with the policy stages wrapped in a ``StageSpan``; the others as they are.
+
+    ``idle``: stage types that have nothing configured to do on this hub (no auth, no limits, no
+    budgets): a span would say only that nothing happened, and it costs every call ~15 us to record
+    and export, so they get none."""
     wrapped: list[Stage] = []
     for stage in stages:
         name = SPANNED.get(type(stage))
-        wrapped.append(stage if name is None else StageSpan(stage, tracer, name))
+        traced = name is not None and type(stage) not in idle
+        wrapped.append(StageSpan(stage, tracer, name) if traced and name is not None else stage)
     return wrapped

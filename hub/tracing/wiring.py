@@ -9,7 +9,7 @@ installed as OpenTelemetry's global provider; the SDKs' own instrumentation is s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -37,9 +37,10 @@ class Tracing:
     stage: TracingStage
     exporter: Exporter | None = None
 
-    def spanned(self, stages: Sequence[Stage]) -> list[Stage]:
-        """``stages`` with a span for each policy stage's own work (``spans.with_spans``)."""
-        return with_spans(stages, self.tracer)
+    def spanned(self, stages: Sequence[Stage], idle: Collection[type] = ()) -> list[Stage]:
+        """``stages`` with a span for each policy stage's own work, but those ``idle`` on this hub
+        (``spans.with_spans``)."""
+        return with_spans(stages, self.tracer, idle)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

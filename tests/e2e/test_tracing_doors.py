@@ -4,6 +4,7 @@ fake upstream on 127.0.0.1; spans are read back from ``GET /admin/traces``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.error
 import urllib.request
@@ -11,9 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from mcp import Client
 
+from tests.support.auth_hub import create_key, write_config
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
 from tests.support.net import free_port, wait_until
@@ -43,16 +46,22 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def hub(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    """Trusts nobody's trace context (the default)."""
+    """Trusts nobody's trace context (the default). An ``auth`` section (anonymous callers allowed)
+    gives the policy stages work to do, so each has its span; traces are read with an admin key."""
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: connection refused
+    folder = tmp_path_factory.mktemp("hub")
     config = {
+        "auth": {"anonymous": True},
+        "store": {"url": f"sqlite+aiosqlite:///{folder / 'hub.db'}"},
         "models": [
             chat_model("fake-model", upstream.base_url),
             chat_model("fo", dead, upstream.base_url, routing="round-robin", max_retries=1),
-        ]
+        ],
     }
-    with run_hub(config, tmp_path_factory.mktemp("hub")) as process:
-        yield process
+    path = write_config(folder, config)
+    admin = {"Authorization": f"Bearer {create_key(path, 'admin')}"}
+    with run_hub(None, folder, config_file=path) as process:
+        yield dataclasses.replace(process, admin_headers=admin)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +106,7 @@ def trace(hub: HubProcess, trace_id: str, server_name: str) -> dict[str, list[di
     """The trace's spans by name, once its server span has ended."""
 
     def ended() -> dict[str, Any] | None:
-        status, found = request(f"{hub.url}/admin/traces/{trace_id}")
+        status, found = request(f"{hub.url}/admin/traces/{trace_id}", None, hub.admin_headers)
         if status != 200 or not any(span["name"] == server_name for span in found["spans"]):
             return None
         return dict(found)
@@ -110,12 +119,15 @@ def trace(hub: HubProcess, trace_id: str, server_name: str) -> dict[str, list[di
 
 
 def assert_tree(
-    spans: dict[str, list[dict[str, Any]]], server_name: str, attempt_name: str
+    spans: dict[str, list[dict[str, Any]]],
+    server_name: str,
+    attempt_name: str,
+    stages: tuple[str, ...] = POLICY_STAGES,
 ) -> dict[str, Any]:
     """One server span; the policy stages and the attempt(s) its children, side by side."""
     (server,) = spans[server_name]
     assert server["kind"] == "server" and server["status"]["code"] == "ok"
-    for name in POLICY_STAGES:
+    for name in stages:
         (stage,) = spans[name]
         assert stage["parent_span_id"] == server["span_id"] and stage["kind"] == "internal", name
     for attempt in spans[attempt_name]:
@@ -144,13 +156,13 @@ def test_http_call_tree_propagation_link_session_and_ledger(hub: HubProcess, ups
     text = json.dumps(spans)
     assert "sk-never-seen" not in text and "private words" not in text
 
-    summaries = request(f"{hub.url}/admin/traces?limit=5")[1]["traces"]
+    summaries = request(f"{hub.url}/admin/traces?limit=5", None, hub.admin_headers)[1]["traces"]
     (summary,) = [s for s in summaries if s["trace_id"] == trace_id]
     assert summary["name"] == "http chat" and summary["model"] == "fake-model"
     assert summary["frontdoor"] == "http" and summary["status"] == "ok" and summary["span_count"] == 6
 
     def ledger_row() -> dict[str, Any] | None:
-        rows = request(f"{hub.url}/admin/usage?recent=20")[1].get("recent", [])
+        rows = request(f"{hub.url}/admin/usage?recent=20", None, hub.admin_headers)[1].get("recent", [])
         return next((row for row in rows if row["trace_id"] == trace_id), None)
 
     row = wait_until(ledger_row, timeout=10, what="the call's usage row")
@@ -181,7 +193,7 @@ def test_http_stream_has_first_token_and_usage(hub: HubProcess, upstream: FakeUp
 def test_failover_is_two_attempt_spans(hub: HubProcess, upstream: FakeUpstream) -> None:
     for _ in range(2):  # round-robin: one of the two tries the dead replica first
         chat(hub, model="fo")
-    summaries = request(f"{hub.url}/admin/traces?limit=10")[1]["traces"]
+    summaries = request(f"{hub.url}/admin/traces?limit=10", None, hub.admin_headers)[1]["traces"]
     trees = [trace(hub, s["trace_id"], "http chat") for s in summaries if s["model"] == "fo"][:2]
     (spans,) = [tree for tree in trees if len(tree["chat fo"]) == 2]
     assert_tree(spans, "http chat", "chat fo")
@@ -243,7 +255,7 @@ def test_a_trusted_callers_http_trace_is_joined(trusting: HubProcess, upstream: 
     trace_id, parent = upstream_parent(upstream)
     assert trace_id == CALLER_TRACE
     spans = trace(trusting, CALLER_TRACE, "http chat")
-    server = assert_tree(spans, "http chat", "chat fake-model")
+    server = assert_tree(spans, "http chat", "chat fake-model", stages=())  # an open hub: idle stages
     assert server["parent_span_id"] == CALLER_SPAN and server["links"] == []
     assert parent == spans["chat fake-model"][0]["span_id"]
 
@@ -254,13 +266,25 @@ def test_a_trusted_callers_a2a_task_nests_under_it(trusting: HubProcess, upstrea
     trace_id, parent = upstream_parent(upstream)
     assert trace_id == caller_trace
     spans = trace(trusting, caller_trace, "a2a chat")
-    server = assert_tree(spans, "a2a chat", "chat fake-model")
+    server = assert_tree(spans, "a2a chat", "chat fake-model", stages=())
     assert server["parent_span_id"] == CALLER_SPAN
     assert parent == spans["chat fake-model"][0]["span_id"]
 
 
 def test_unknown_trace_and_bad_limit_are_openai_errors(hub: HubProcess) -> None:
-    status, body = request(f"{hub.url}/admin/traces/{'0' * 32}")
+    status, body = request(f"{hub.url}/admin/traces/{'0' * 32}", None, hub.admin_headers)
     assert status == 404 and body["error"]["type"] == "not_found_error"
-    status, body = request(f"{hub.url}/admin/traces?limit=zero")
+    status, body = request(f"{hub.url}/admin/traces?limit=zero", None, hub.admin_headers)
     assert status == 400 and body["error"]["param"] == "limit"
+
+
+def test_an_open_hub_traces_no_idle_policy_stage(trusting: HubProcess, upstream: FakeUpstream) -> None:
+    """Without an auth section, limits or budgets the policy stages have nothing to do: no spans."""
+    response = httpx.post(
+        trusting.v1 + "/chat/completions",
+        json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    spans = trace(trusting, response.headers["x-hub-trace-id"], "http chat")
+    assert sorted(spans) == ["chat fake-model", "http chat"]

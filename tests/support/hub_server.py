@@ -9,7 +9,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ class HubProcess:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    # Credentials a test made for this hub's admin endpoints (empty: the hub is open).
+    admin_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def v1(self) -> str:

@@ -68,6 +68,7 @@ async def run_streams(store: RateLimitStore, estimate_output: bool) -> Ledger:
 
 
 async def remaining(store: RateLimitStore) -> int:
+    await store.settled()  # a shared store settles token-only calls a few ms later, in batches
     return (await store.admit([TPM], tokens=LIMIT + 1)).statuses[0].remaining  # never admitted
 
 

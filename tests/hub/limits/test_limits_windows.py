@@ -90,15 +90,18 @@ async def test_tokens_reserve_then_refund_or_charge_the_difference(
     assert status(d, TPM) == (700, True, 0.0)
     assert d.admission is not None and d.admission.tokens == 300
     await store.release(d.admission, used_tokens=100)  # refund 200
+    await store.settled()
     d = await store.admit([TPM], tokens=300)
     assert status(d, TPM)[0] == 900 - 300
     assert d.admission is not None
     await store.release(d.admission, used_tokens=500)  # charge 200 more
+    await store.settled()
     d = await store.admit([TPM], tokens=300)
     assert status(d, TPM)[0] == 1000 - 100 - 500 - 300
     assert d.admission is not None
     await store.release(d.admission)  # usage unknown (cut short): the reservation stays charged
     await store.release(d.admission, used_tokens=0)  # a second release changes nothing
+    await store.settled()
     refused = await store.admit([TPM], tokens=101)
     assert status(refused, TPM)[:2] == (100, False)
     assert refused.retry_after == pytest.approx(60)  # the first entry leaves at t=60
@@ -114,6 +117,7 @@ async def test_usage_settled_after_its_window_charges_only_the_excess_then(
     assert long_call.admission is not None
     clock.advance(90)  # the reservation has left the window; the call is still streaming
     await store.release(long_call.admission, used_tokens=350)
+    await store.settled()
     d = await store.admit([TPM], tokens=1)
     assert status(d, TPM)[0] == 1000 - 250 - 1
     clock.advance(60)

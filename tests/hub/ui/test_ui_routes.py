@@ -204,3 +204,20 @@ def test_an_admin_key_or_token_sees_every_team(
         traces = get(auth_hub, "/admin/traces?limit=5", token)
         assert traces.status_code == 200 and traces.json()["traces"]
         assert get(auth_hub, "/admin/traces/" + "0" * 32, token).status_code == 404
+
+
+def test_admin_usage_is_every_team_for_an_admin_and_one_team_for_a_member(
+    auth_hub: HubProcess, auth_config: Path
+) -> None:
+    member, other, admin_key = (create_key(auth_config, team) for team in (TEAM, "ops", "admin"))
+    chat(auth_hub, "from research", member)
+    chat(auth_hub, "from ops", other)
+
+    def teams(token: str) -> set[str]:
+        response = get(auth_hub, "/admin/usage?group_by=team", token)
+        assert response.status_code == 200, response.text
+        return {row["group"] for row in response.json()["groups"]}
+
+    wait_until(lambda: {TEAM, "ops"} <= teams(admin_key), timeout=10, what="both teams' rows")
+    assert teams(member) == {TEAM}
+    assert teams(other) == {"ops"}
