@@ -167,6 +167,10 @@ def build_handler(
     return handler
 
 
+# Libraries known to install handlers of their own on their loggers.
+_OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(
     level: str,
     fmt: LogFormat = "json",
@@ -182,6 +186,12 @@ def configure_logging(
     the protocol)."""
     handler = build_handler(fmt, stream, (*SECRET_HEADERS, *extra_headers), literals)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    for name in _OWN_HANDLERS:
+        # uvicorn's default config gives these loggers handlers of their own and stops them
+        # propagating; in this process they may have been configured so already: undo it.
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     logging.captureWarnings(True)
     return handler
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+import uvicorn.config
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, use_span
 
 from hub.logs import MASK, Redactor, build_handler, configure_logging
@@ -122,6 +124,9 @@ def root() -> Iterator[logging.Logger]:
 
 def test_configure_logging_routes_every_logger_and_warnings(root: logging.Logger) -> None:
     buffer = io.StringIO()
+    # As after an in-process uvicorn with its default config: its loggers have handlers of their own
+    # and do not propagate. configure_logging must route them through its handler anyway.
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
     configure_logging("warning", "json", stream=buffer, extra_headers=("x-team-key",))
     logging.getLogger("uvicorn.error").warning("x-team-key: %s", OPAQUE)
     logging.getLogger("hub").info("below the level")
