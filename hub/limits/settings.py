@@ -37,7 +37,9 @@ class LimitsSettings(_Strict):
     store: Literal["memory", "redis"] = "memory"
     redis_url: str | None = Field(None, description="required for store: redis")
     key_prefix: str = Field("hub:rl:", description="use '{hub}:rl:' on Redis Cluster")
-    timeout_ms: int = Field(50, ge=1, description="a slower decision follows failure_mode")
+    timeout_ms: int = Field(
+        50, ge=1, description="Redis answering slower than this (at the socket) follows failure_mode"
+    )
     failure_mode: Literal["closed", "local"] = "closed"
     replicas: int = Field(1, ge=1, description="hub replicas; the local fallback share is limit/replicas")
     default_max_tokens: int = Field(1024, ge=1, description="reserved when a request sets no max_tokens")

@@ -21,10 +21,19 @@ def build_store(settings: LimitsSettings) -> RateLimitStore:
     from hub.limits.resilient import ResilientStore
 
     assert settings.redis_url is not None  # validated
-    shared = RedisStore.from_url(settings.redis_url, prefix=settings.key_prefix)
+    # timeout_ms is how long Redis may take to answer, measured at the socket by the client's
+    # watchdog (hub.limits.resp): a reply that has arrived counts as in time even when a busy event
+    # loop gets to it late. Timing the whole decision with it instead made a saturated hub refuse
+    # calls (fail closed) while Redis was answering in a millisecond. The decision as a whole still
+    # has a bound, for a hub whose loop is stuck.
+    timeout = settings.timeout_ms / 1000
+    shared = RedisStore.from_url(settings.redis_url, prefix=settings.key_prefix, timeout=timeout)
     return ResilientStore(
-        shared, MemoryStore(), replicas=settings.replicas, timeout=settings.timeout_ms / 1000
+        shared, MemoryStore(), replicas=settings.replicas, timeout=max(5 * timeout, DECISION_BOUND)
     )
+
+
+DECISION_BOUND = 0.25  # seconds: the least time a whole decision may take before its failure mode
 
 
 _MAX_CACHED = 65_536
