@@ -8,7 +8,7 @@ hub types only the fields it acts on; everything else is carried unchanged to th
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -70,7 +70,7 @@ class Call:
     rewriting the model name). ``deadline`` is absolute, in ``time.monotonic()`` seconds. ``headers``
     are the inbound request's (lower-case names; empty over stdio): the identity stage reads
     credentials there, and nothing from them is ever forwarded to a backend. Stages that learn
-    something new about the call pass on ``dataclasses.replace(call, ...)``.
+    something new about the call pass on ``call.evolve(...)`` (``dataclasses.replace``, faster).
     """
 
     frontdoor: str
@@ -90,9 +90,23 @@ class Call:
     # Ids of the trace this call belongs to (hex), set by the tracing stage; the ledger records them.
     trace_id: str | None = None
     session_id: str | None = None
+
+    def evolve(self, **changes: Any) -> Call:
+        """``dataclasses.replace(self, **changes)``, at about half the cost: stages do this on every
+        call (identity, tracing twice), and ``replace`` re-runs the generic dataclass machinery."""
+        new = object.__new__(Call)
+        for name in _CALL_FIELDS:
+            object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(self, name))
+        if changes:
+            raise TypeError(f"Call has no field(s) {', '.join(sorted(changes))}")
+        return new
+
     # What the door knows that the call's server span shows (MCP: ``gen_ai.tool.name``,
     # ``jsonrpc.request.id``; A2A: ``a2a.task.id``, ``a2a.context.id``). Ids and names only.
     span_attributes: Mapping[str, str | int] = field(default_factory=dict)
+
+
+_CALL_FIELDS = tuple(f.name for f in fields(Call))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -22,9 +23,11 @@ class Replica:
         "ejected_until",
         "ejections",
         "healthy",
+        "host",
         "index",
         "name",
         "outstanding",
+        "port",
         "seed",
         "slots",
         "url",
@@ -43,6 +46,7 @@ class Replica:
     ) -> None:
         self.name = name
         self.url = url
+        self.host, self.port = _address(url)  # for spans (server.address/port), parsed once
         self.index = index
         self.weight = weight
         self.api_key = api_key
@@ -75,3 +79,11 @@ def _mix(x: int) -> int:
 
 def rendezvous_score(key_hash: int, replica: Replica) -> int:
     return _mix(key_hash ^ replica.seed)
+
+
+def _address(url: str) -> tuple[str | None, int | None]:
+    try:
+        parts = urlsplit(url)
+        return parts.hostname, parts.port
+    except ValueError:
+        return None, None

@@ -7,8 +7,6 @@ The headers stay on the call only for this: no stage or backend forwards them.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from hub.auth.access import Access
 from hub.call import Call, Result
 from hub.pipeline import Next
@@ -20,4 +18,4 @@ class IdentityStage:
 
     async def __call__(self, call: Call, next: Next) -> Result:
         identity = await self._access.identify(call.headers, call.frontdoor)
-        return await next(replace(call, identity=identity))
+        return await next(call.evolve(identity=identity))

@@ -21,7 +21,6 @@ from hub.routing.replica import Replica
 from hub.tracing import w3c
 from hub.tracing.attributes import OPERATION_NAMES, attempt_attributes, chunk_model, usage_attributes
 from hub.tracing.ending import end_span
-from hub.tracing.logcontext import attach_ids, detach_ids
 from hub.tracing.recorder import Span, SpanKind, Tracer
 from hub.usage.outcome import CANCELLED, OK, Outcome
 
@@ -48,19 +47,18 @@ class AttemptTracer:
             f"{OPERATION_NAMES[call.operation]} {call.model}",
             parent,
             SpanKind.CLIENT,
-            attempt_attributes(call, entry.settings.routing, replica.name, replica.url, attempt)
+            attempt_attributes(
+                call, entry.settings.routing, replica.name, replica.host, replica.port, attempt
+            )
             if parent is None or parent.sampled
             else None,
         )
         carrier = w3c.carrier(span.trace_id, span.span_id, span.sampled, span.tracestate)
-        token = attach_ids(span)  # the backend's own log records carry the attempt's ids
         try:
-            result = await runner(entry, replica, replace(call, trace_context=carrier))
+            result = await runner(entry, replica, call.evolve(trace_context=carrier))
         except BaseException as exc:
             end_span(span, Outcome.of(exc))
             raise
-        finally:
-            detach_ids(token)
         if result.chunks is None:
             if span.sampled:
                 model = result.body.get("model") if result.body is not None else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from opentelemetry.util.types import AttributeValue
@@ -68,7 +67,9 @@ def server_attributes(call: Call, session: str | None) -> Attributes:
     return attributes
 
 
-def attempt_attributes(call: Call, strategy: str, replica: str, url: str, attempt: int) -> Attributes:
+def attempt_attributes(
+    call: Call, strategy: str, replica: str, host: str | None, port: int | None, attempt: int
+) -> Attributes:
     """An attempt span's: the GenAI request, and the replica the router chose."""
     attributes: Attributes = {
         "gen_ai.operation.name": OPERATION_NAMES[call.operation],
@@ -77,7 +78,6 @@ def attempt_attributes(call: Call, strategy: str, replica: str, url: str, attemp
         "hub.routing.strategy": strategy,
         "hub.attempt": attempt,
     }
-    host, port = _address(url)
     if host:
         attributes["server.address"] = host
         if port is not None:
@@ -109,11 +109,3 @@ def chunk_model(data: bytes) -> object:
     except orjson.JSONDecodeError:
         return None
     return event.get("model") if isinstance(event, dict) else None
-
-
-def _address(url: str) -> tuple[str | None, int | None]:
-    try:
-        parts = urlsplit(url)
-        return parts.hostname, parts.port
-    except ValueError:
-        return None, None

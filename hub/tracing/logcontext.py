@@ -1,9 +1,11 @@
 """The current span's ids where ``hub/logs.py`` reads them: OpenTelemetry's API context.
 
-The hub's spans are not OpenTelemetry objects, so the server span and each backend attempt are made
-current in the API's context as a ``NonRecordingSpan`` that holds only their ids (measured: ~2.3 us per
-attach and detach, against the SDK span's 20-35 us). Any log record written meanwhile, by the hub or a
-library, carries the ``trace_id`` and ``span_id``. Only the API is used: no provider, nothing global set.
+The hub's spans are not OpenTelemetry objects, so the server span is made current in the API's
+context as a ``NonRecordingSpan`` that holds only its ids (measured: ~2.3 us per attach and detach,
+against the SDK span's 20-35 us). Any log record written during the call, by the hub or a library,
+carries the call's ``trace_id`` and the server span's ``span_id`` (not the attempt's: one attach per
+call is what a log line needs, and each costs every call). Only the API is used: no provider,
+nothing global set.
 """
 
 from __future__ import annotations

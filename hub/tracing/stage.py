@@ -44,7 +44,7 @@ class TracingStage:
         )
         trace_id = f"{span.trace_id:032x}"
         tell(trace_id)
-        call = replace(call, trace_id=trace_id, session_id=session)
+        call = call.evolve(trace_id=trace_id, session_id=session)
         current = tracer.activate(span)
         ids = attach_ids(span)
         try:
