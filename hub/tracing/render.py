@@ -15,12 +15,31 @@ parent in this hub: its own root, or the one under a trusted caller's span).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from hub.tracing.recorder import Span, SpanContext
+from hub.tracing.attributes import Attributes
+from hub.tracing.recorder import Event, SpanContext, SpanKind, StatusCode
 
 
-def summary_json(trace_id: int, spans: Sequence[Span]) -> dict[str, Any]:
+class KeptSpan(NamedTuple):
+    """An ended span as the buffer gives it back (the fields of ``recorder.Span`` that JSON shows)."""
+
+    trace_id: int
+    span_id: int
+    parent_id: int
+    remote_parent: bool
+    name: str
+    kind: SpanKind
+    start_ns: int
+    end_ns: int
+    status_code: StatusCode
+    status_description: str | None
+    attributes: Attributes
+    events: tuple[Event, ...]
+    links: tuple[SpanContext, ...]
+
+
+def summary_json(trace_id: int, spans: Sequence[KeptSpan]) -> dict[str, Any]:
     root = _root(spans)
     attributes = root.attributes
     model = attributes.get("gen_ai.request.model")
@@ -37,12 +56,12 @@ def summary_json(trace_id: int, spans: Sequence[Span]) -> dict[str, Any]:
     }
 
 
-def trace_json(trace_id: int, spans: Sequence[Span]) -> dict[str, Any]:
+def trace_json(trace_id: int, spans: Sequence[KeptSpan]) -> dict[str, Any]:
     ordered = sorted(spans, key=lambda span: span.start_ns)
     return {"trace_id": _trace_hex(trace_id), "spans": [span_json(span) for span in ordered]}
 
 
-def span_json(span: Span) -> dict[str, Any]:
+def span_json(span: KeptSpan) -> dict[str, Any]:
     return {
         "trace_id": _trace_hex(span.trace_id),
         "span_id": _span_hex(span.span_id),
@@ -62,7 +81,7 @@ def span_json(span: Span) -> dict[str, Any]:
     }
 
 
-def _root(spans: Sequence[Span]) -> Span:
+def _root(spans: Sequence[KeptSpan]) -> KeptSpan:
     """The span with no parent in this hub; while a trace is still running, its earliest span."""
     for span in spans:
         if not span.parent_id or span.remote_parent:
@@ -70,7 +89,7 @@ def _root(spans: Sequence[Span]) -> Span:
     return min(spans, key=lambda span: span.start_ns)
 
 
-def _duration_ms(span: Span) -> float | None:
+def _duration_ms(span: KeptSpan) -> float | None:
     if not span.end_ns:
         return None
     return round((span.end_ns - span.start_ns) / 1e6, 3)

@@ -1,0 +1,115 @@
+"""``python -m bench.ratio``: throughput of hub configurations relative to a baseline, interleaved.
+
+The goals "tracing on keeps >= 85% of tracing off" and "policy on keeps >= 80% of policy off" are
+ratios between two runs. On a shared VM the speed of a core drifts by 2x over a minute, so two rows
+measured one after the other (``bench.run``) can differ by more than the effect being measured. Here
+every configuration gets its own hub, all started up front (each pinned to the hub CPU, idle while
+not measured), and the load generator visits them in turn, round after round: drift hits all of them
+alike. Each round's ratio is a configuration's req/s over the baseline's in the same round; the
+report is the median ratio over the rounds, with every round's numbers.
+
+    python -m bench.ratio --baseline chat-untraced --scenario chat --scenario chat-otlp \
+        --scenario chat-auth-limits --scenario chat-auth-redis --rounds 7 --duration 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from bench.load import Wrk, WrkNotFound
+from bench.run import check_answer
+from bench.scenarios import Scenario, by_name
+from bench.servers import (
+    HUB_CPU,
+    LOAD_CPU,
+    Server,
+    can_pin,
+    create_key,
+    hub_config,
+    redis_pinned,
+    start_hub,
+    start_upstream,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    pin = can_pin()
+    hub_cpu, load_cpu = (HUB_CPU, LOAD_CPU) if pin else (None, None)
+    scenarios = by_name([args.baseline, *args.scenario])
+    with tempfile.TemporaryDirectory(prefix="hub-ratio-") as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        try:
+            wrk = Wrk(workdir, load_cpu)
+        except WrkNotFound as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
+        upstream = start_upstream(workdir, load_cpu, chunks=5)
+        stack.callback(upstream.stop)
+        hubs: list[tuple[Scenario, Server]] = []
+        for scenario in scenarios:
+            scenario, hub = _start(scenario, upstream, workdir, hub_cpu)
+            stack.callback(hub.stop)
+            redis_url = scenario.hub_overrides.get("limits", {}).get("redis_url")
+            if redis_url:
+                stack.enter_context(redis_pinned(redis_url, load_cpu))
+            check_answer(scenario, hub.url)
+            wrk.run(hub.url + scenario.path, scenario, args.concurrency, 1)  # warm up
+            hubs.append((scenario, hub))
+        rounds = [_round(wrk, hubs, args) for _ in range(args.rounds)]
+    _report(scenarios, rounds, args)
+    return 0
+
+
+def _start(scenario: Scenario, upstream: Server, workdir: Path, cpu: int | None) -> tuple[Scenario, Server]:
+    config = hub_config(upstream.url, scenario.hub_overrides)
+    config["store"] = {"url": f"sqlite+aiosqlite:///{workdir / scenario.name}.db"}
+    if scenario.api_key:
+        key = create_key(workdir, config, scenario.name)
+        scenario = replace(scenario, headers={**scenario.headers, "Authorization": f"Bearer {key}"})
+    return scenario, start_hub(workdir, config, cpu, scenario.name)
+
+
+def _round(wrk: Wrk, hubs: list[tuple[Scenario, Server]], args: argparse.Namespace) -> list[float]:
+    rates = []
+    for scenario, hub in hubs:
+        load = wrk.run(hub.url + scenario.path, scenario, args.concurrency, args.duration)
+        if load.total_errors:
+            print(f"bench: {scenario.name}: {load.total_errors} errors in a round", file=sys.stderr)
+        rates.append(load.rps)
+    named = (f"{s.name} {r:,.0f}" for (s, _), r in zip(hubs, rates, strict=True))
+    print("round: " + "  ".join(named), flush=True)
+    return rates
+
+
+def _report(scenarios: list[Scenario], rounds: list[list[float]], args: argparse.Namespace) -> None:
+    print(f"\n{len(rounds)} rounds of {args.duration} s per configuration, concurrency {args.concurrency}")
+    print("| configuration | median req/s | median ratio to " + scenarios[0].name + " | ratio range |")
+    print("|---|---:|---:|---|")
+    for i, scenario in enumerate(scenarios):
+        rates = [r[i] for r in rounds]
+        ratios = [r[i] / r[0] for r in rounds if r[0] > 0]
+        print(
+            f"| {scenario.name} | {statistics.median(rates):,.0f} | {statistics.median(ratios):.0%} "
+            f"| {min(ratios):.0%}-{max(ratios):.0%} |"
+        )
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.ratio", description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", default="chat-untraced")
+    parser.add_argument("--scenario", action="append", default=[], help="compare this one (repeatable)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per configuration per round")
+    parser.add_argument("--concurrency", type=int, default=16)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
