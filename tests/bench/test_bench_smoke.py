@@ -39,3 +39,18 @@ def test_quick_bench_reports_numbers_and_no_errors(tmp_path: Path) -> None:
     markdown = (tmp_path / "latest.md").read_text()
     assert "| chat | 1 | hub |" in markdown
     assert markdown in proc.stdout
+
+
+def test_ratio_measures_configurations_in_rounds_against_the_baseline() -> None:
+    cmd = [sys.executable, "-m", "bench.ratio", "--baseline", "chat-untraced", "--scenario", "chat-otlp"]
+    cmd += ["--rounds", "2", "--duration", "1", "--concurrency", "2"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rounds = [line for line in proc.stdout.splitlines() if line.startswith("round: ")]
+    assert len(rounds) == 2 and all("chat-untraced" in r and "chat-otlp" in r for r in rounds)
+    (baseline,) = [line for line in proc.stdout.splitlines() if line.startswith("| chat-untraced |")]
+    assert "| 100% |" in baseline
+    (row,) = [line for line in proc.stdout.splitlines() if line.startswith("| chat-otlp |")]
+    median_rps = float(row.split("|")[2].replace(",", ""))
+    assert median_rps > 0
+    assert "errors in a round" not in proc.stderr
