@@ -25,6 +25,7 @@ import logging
 import math
 import secrets
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -34,13 +35,26 @@ from hub.limits.base import Admission, Clock, Decision, LimitStatus, reservation
 from hub.limits.batch import Coalescer
 from hub.limits.errors import LimitStoreUnavailable
 from hub.limits.leases import LeaseKeeper
-from hub.limits.resp import RespClient
+from hub.limits.resp import Bulk, RespClient, bulk
 from hub.limits.scripts import ADMIT, RELEASE, RENEW, Script, ScriptClient
 from hub.limits.spec import Kind, LimitSpec
 
 log = logging.getLogger("hub.limits")
 
 _KIND_CODES = {Kind.REQUESTS: "r", Kind.TOKENS: "t", Kind.CONCURRENCY: "c"}
+
+_MAX_LAYOUTS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """One set of limits as the scripts take it (the tuple is kept: its id is the cache key)."""
+
+    limits: tuple[LimitSpec, ...]
+    admit_specs: str | Bulk
+    release_specs: str | Bulk
+    keys: tuple[str | Bulk, ...]
+
 
 # (admission, used tokens or None, undo?): one release for the RELEASE script
 _Release = tuple[Admission, int | None, bool]
@@ -77,6 +91,7 @@ class RedisStore:
         self._ids = itertools.count()
         self._admit, self._release, self._renew = Script(ADMIT), Script(RELEASE), Script(RENEW)
         self._held: dict[str, Admission] = {}
+        self._layouts: dict[int, _Layout] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._admits = Coalescer(self._send_admits, self._spawn)
         self._releases = Coalescer(self._send_releases, self._spawn)
@@ -172,29 +187,50 @@ class RedisStore:
             await self._client.aclose()
 
     async def _send_admits(self, admissions: Sequence[Admission]) -> list[Decision]:
-        keys: list[str] = []
-        args: list[str | int] = [self._now()]
+        keys: list[str | bytes] = []
+        args: list[str | int | bytes] = [self._now()]
         for admission in admissions:
-            specs = " ".join(f"{_KIND_CODES[s.kind]} {s.limit} {_ms(s.window)}" for s in admission.limits)
+            layout = self._layout(admission.limits)
             settings = f"{admission.tokens} {self._lease_ms} {self._slack_ms} {self._busy_ms}"
-            args += [admission.id, settings, specs]
-            keys += self._keys(admission.limits)
+            args += [admission.id, settings, layout.admit_specs]
+            keys += layout.keys
         replies = await self._run(self._admit, keys, args)
         return [_decision(admission, reply) for admission, reply in zip(admissions, replies, strict=True)]
 
     async def _send_releases(self, releases: Sequence[_Release]) -> list[None]:
-        keys: list[str] = []
-        args: list[str | int] = [self._now()]
+        keys: list[str | bytes] = []
+        args: list[str | int | bytes] = [self._now()]
         for admission, used_tokens, undo in releases:
-            specs = " ".join(f"{_KIND_CODES[s.kind]} {_ms(s.window)}" for s in admission.limits)
+            layout = self._layout(admission.limits)
             used = -1 if used_tokens is None else used_tokens
             settings = f"{'undo' if undo else 'settle'} {used} {admission.tokens} {self._slack_ms}"
-            args += [admission.id, settings, specs]
-            keys += self._keys(admission.limits)
+            args += [admission.id, settings, layout.release_specs]
+            keys += layout.keys
         await self._run(self._release, keys, args)
         return [None] * len(releases)
 
-    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    def _layout(self, limits: tuple[LimitSpec, ...]) -> _Layout:
+        """The scripts' view of a set of limits, built once per set: the limits stage hands the same
+        tuple for every call of a (model, team, key), so this is a dict hit, not string building."""
+        cached = self._layouts.get(id(limits))
+        if cached is not None and cached.limits is limits:
+            return cached
+        if len(self._layouts) >= _MAX_LAYOUTS:
+            self._layouts.clear()
+        # Encoded once for the lean client; redis-py takes them as plain strings.
+        encoded = bulk if isinstance(self._client, RespClient) else str
+        layout = _Layout(
+            limits,
+            encoded(" ".join(f"{_KIND_CODES[s.kind]} {s.limit} {_ms(s.window)}" for s in limits)),
+            encoded(" ".join(f"{_KIND_CODES[s.kind]} {_ms(s.window)}" for s in limits)),
+            tuple(encoded(key) for key in self._keys(limits)),
+        )
+        self._layouts[id(limits)] = layout
+        return layout
+
+    async def _run(
+        self, script: Script, keys: Sequence[str | bytes], args: Sequence[str | int | bytes]
+    ) -> Any:
         try:
             return await script(self._client, keys, args)
         except RedisError as exc:  # refused, reset, timed out, or an error reply

@@ -71,10 +71,10 @@ class RespClient:
     def __repr__(self) -> str:  # never the password
         return f"RespClient({self._host}:{self._port}/{self._db})"
 
-    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: str | int) -> Reply:
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: str | int | bytes) -> Reply:
         return await self.execute("EVALSHA", sha, numkeys, *keys_and_args)
 
-    async def eval(self, script: str, numkeys: int, *keys_and_args: str | int) -> Reply:
+    async def eval(self, script: str, numkeys: int, *keys_and_args: str | int | bytes) -> Reply:
         return await self.execute("EVAL", script, numkeys, *keys_and_args)
 
     async def script_load(self, script: str) -> Reply:
@@ -229,14 +229,26 @@ class _Connection(asyncio.Protocol):
             self._arm()
 
 
+class Bulk(bytes):
+    """An argument already encoded as a RESP bulk string (``bulk``): the store encodes the parts of a
+    command that repeat on every call (keys, limit layouts) once, not per call."""
+
+
+def bulk(text: str) -> Bulk:
+    data = text.encode()
+    return Bulk(b"$%d\r\n%b\r\n" % (len(data), data))
+
+
 def encode(args: tuple[str | int | bytes, ...]) -> bytes:
-    """A command as a RESP array of bulk strings."""
+    """A command as a RESP array of bulk strings (a ``Bulk`` argument is one already)."""
     out = [b"*%d\r\n" % len(args)]
+    append = out.append
     for arg in args:
+        if isinstance(arg, Bulk):
+            append(arg)
+            continue
         data = arg if isinstance(arg, bytes) else str(arg).encode()
-        out.append(b"$%d\r\n" % len(data))
-        out.append(data)
-        out.append(b"\r\n")
+        append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(out)
 
 

@@ -153,7 +153,15 @@ local function decide(limits)
     end
     local wait = 0
     if not l.fits then wait = retry(l, counts[i]) end
-    out[#out + 1] = table.concat({l.fits and 1 or 0, math.max(remaining, 0), reset(l), wait}, ',')
+    -- Charged just now, the newest entry is this one: the window resets a whole window from now
+    -- (a slot has no reset). Only other outcomes need to look the newest entry up.
+    local r
+    if ok and not replay then
+      r = (l.kind == 'c') and 0 or l.window
+    else
+      r = reset(l)
+    end
+    out[#out + 1] = table.concat({l.fits and 1 or 0, math.max(remaining, 0), r, wait}, ',')
   end
   return table.concat(out, ' ')
 end
@@ -255,9 +263,9 @@ class ScriptClient(Protocol):
     """What the store needs of a Redis client: redis-py's ``Redis`` and ``hub.limits.resp``'s
     ``RespClient`` both fit (and raise redis-py's exceptions)."""
 
-    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: str | int) -> Any: ...
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: str | int | bytes) -> Any: ...
 
-    async def eval(self, script: str, numkeys: int, *keys_and_args: str | int) -> Any: ...
+    async def eval(self, script: str, numkeys: int, *keys_and_args: str | int | bytes) -> Any: ...
 
     async def script_load(self, script: str) -> Any: ...
 
@@ -272,7 +280,9 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
 
-    async def __call__(self, client: ScriptClient, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def __call__(
+        self, client: ScriptClient, keys: Sequence[str | bytes], args: Sequence[str | int | bytes]
+    ) -> Any:
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
