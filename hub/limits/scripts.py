@@ -134,9 +134,20 @@ local function charge(l)
 end
 
 local function decide(limits)
-  local replay = false  -- a client retry of a decision that was charged already: charge nothing
+  -- A client retry of a decision that was charged already: charge nothing. A decision charges all
+  -- its limits or none, and a request/token log keeps its entries for a window, so one such log
+  -- tells; only slots (removed on release) need every log looked at.
+  local replay = false
+  local probe
   for _, l in ipairs(limits) do
-    if redis.call('ZSCORE', l.log, id) then replay = true end
+    if l.kind ~= 'c' then probe = l; break end
+  end
+  if probe then
+    replay = redis.call('ZSCORE', probe.log, id) ~= false
+  else
+    for _, l in ipairs(limits) do
+      if redis.call('ZSCORE', l.log, id) then replay = true end
+    end
   end
   local counts, ok = {}, true
   for i, l in ipairs(limits) do
