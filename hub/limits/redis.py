@@ -276,8 +276,8 @@ def _decision(admission: Admission, reply: bytes | str) -> Decision:
 
 
 def _status(spec: LimitSpec, field: str) -> LimitStatus:
-    allowed, remaining, reset_ms, retry_ms = (int(n) for n in field.split(","))
-    return LimitStatus(spec, remaining, reset_ms / 1000, allowed == 1, retry_ms / 1000)
+    allowed, remaining, reset_ms, retry_ms = field.split(",")
+    return LimitStatus(spec, int(remaining), int(reset_ms) / 1000, allowed == "1", int(retry_ms) / 1000)
 
 
 def _observe(future: asyncio.Future[Any]) -> None:
