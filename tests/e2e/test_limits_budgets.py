@@ -91,3 +91,52 @@ def test_a_team_budget_refuses_the_call_that_would_exceed_it(tmp_path: Path) -> 
 def _rows(report: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = report["groups"]
     return rows
+
+
+@pytest.mark.anyio
+async def test_budget_refusals_at_the_mcp_and_a2a_doors(tmp_path: Path) -> None:
+    """The same team budget refuses an MCP tool call (a tool error carrying the 429) and an A2A
+    SendMessage (a REJECTED task carrying it), each in its protocol's own shape."""
+    import uuid
+
+    import anyio
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    budget = 2 * COST  # two calls fit, wherever they come from
+    with run_fake_openai(chunks=5) as upstream:
+        settings = {
+            "store": {"url": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"},
+            "models": [model(upstream, price=PRICE)],
+            "budgets": {"teams": {TEAM: [{"amount": budget, "period": "day"}]}},
+        }
+        config = write_config(tmp_path, settings)
+        key = create_key(config, TEAM)
+        headers = {"authorization": f"Bearer {key}"}
+        arguments = {"prompt": "hi", "max_tokens": 5}
+        message = {
+            "messageId": uuid.uuid4().hex,
+            "role": "ROLE_USER",
+            "parts": [{"text": "hi"}],
+            "metadata": {"hub.model": MODEL},
+        }
+        body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+        with run_hub(None, tmp_path, config_file=config) as hub, anyio.fail_after(60):
+            transport = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0))
+            async with Client(streamable_http_client(hub.url + "/mcp", http_client=transport)) as mcp:
+                results = [await mcp.call_tool(MODEL, arguments) for _ in range(3)]
+            async with httpx.AsyncClient(headers=headers, timeout=10) as http:
+                a2a = await http.post(hub.url + "/a2a/", json=body, headers={"A2A-Version": "1.0"})
+    assert [result.is_error for result in results] == [False, False, True]
+    refused = results[2]
+    assert refused.meta is not None
+    error = refused.meta["hub/error"]
+    assert (error["status"], error["code"]) == (429, "budget_exceeded")
+    assert "Budget exceeded for team 'research'" in refused.content[0].text  # type: ignore[union-attr]
+
+    assert a2a.status_code == 200, a2a.text
+    task = a2a.json()["result"]["task"]
+    assert task["status"]["state"] == "TASK_STATE_REJECTED", task
+    rejection = task["metadata"]["error"]
+    assert (rejection["status"], rejection["code"]) == (429, "budget_exceeded")
