@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -35,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the pool and replica health")
     models.add_argument("--url", help="a running hub, e.g. http://127.0.0.1:8080")
+    models.add_argument(
+        "--api-key-env",
+        default="HUB_API_KEY",
+        metavar="VAR",
+        help="with --url: the environment variable holding the key to send (default: HUB_API_KEY)",
+    )
     models.add_argument("--config", help="a config file: check its replicas directly")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(func=_models)
@@ -104,7 +111,7 @@ def _mcp_stdio(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     if args.url:
-        pool = _fetch_pool(args.url)
+        pool = _fetch_pool(args.url, os.environ.get(args.api_key_env), args.api_key_env)
     else:  # a configured hub that may not be running: ask its replicas directly
         pool = asyncio.run(_probe_configured(load_settings(args.config)))
     if args.json:
@@ -114,11 +121,19 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fetch_pool(url: str) -> list[dict[str, Any]]:
+def _fetch_pool(url: str, key: str | None, variable: str) -> list[dict[str, Any]]:
+    """The running hub's pool, as the caller holding ``key`` may see it. The key comes from the
+    environment, never the command line (where ``ps`` and shell history would keep it)."""
+    headers = {} if not key else {"Authorization": f"Bearer {key}"}
+    request = urllib.request.Request(url.rstrip("/") + "/admin/models", headers=headers)
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/admin/models", timeout=10) as resp:
+        with urllib.request.urlopen(request, timeout=10) as resp:
             models: list[dict[str, Any]] = json.load(resp)["models"]
             return models
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise SystemExit(f"hub: {url} needs credentials: set {variable} to an API key") from None
+        raise SystemExit(f"hub: {url} answered {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise SystemExit(f"hub: cannot reach {url}: {exc}") from None
 

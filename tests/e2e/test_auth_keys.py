@@ -5,6 +5,9 @@ callers without credentials, but a key that is presented is checked (and holds i
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,14 @@ def skills(hub: HubProcess, **headers: str) -> list[str]:
     return [skill["id"] for skill in card["skills"]]
 
 
+def models_cli(hub: HubProcess, key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "HUB_API_KEY"}
+    if key is not None:
+        env["HUB_API_KEY"] = key
+    command = [sys.executable, "-m", "hub", "models", "--url", hub.url, "--json"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
+
+
 def config(tmp_path: Path, upstream: FakeUpstream, store_url: str, **sections: Any) -> Path:
     settings = {
         "store": {"url": store_url},
@@ -85,3 +96,9 @@ async def test_a_hub_requiring_keys(tmp_path: Path, upstream: FakeUpstream, stor
         listed = json.loads(keys_cli(path, "list", "--json").stdout)
         assert [row["team"] for row in listed] == ["research"]
         assert key.split("-", 2)[2] not in json.dumps(listed) and key.split("-", 2)[2] not in hub.log()
+        # `hub models --url` sends the key from the environment and sees what the key may see.
+        refused = models_cli(hub)
+        assert refused.returncode != 0 and "set HUB_API_KEY" in refused.stderr
+        seen = models_cli(hub, key)
+        assert seen.returncode == 0, seen.stderr
+        assert sorted(card["name"] for card in json.loads(seen.stdout)) == ["fake-embed", "fake-model"]
