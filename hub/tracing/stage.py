@@ -10,19 +10,18 @@ however it ends (completed, failed, or the caller left).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from dataclasses import replace
 
-from hub.call import Call, Chunk, Result
+from hub.call import Call, Result
 from hub.pipeline import Next
 from hub.tracing.attributes import server_attributes, session_of
 from hub.tracing.ending import end_span
 from hub.tracing.export import ExportStats
 from hub.tracing.logcontext import attach_ids, detach_ids
-from hub.tracing.recorder import Span, SpanKind, Tracer
+from hub.tracing.recorder import SpanKind, Tracer
 from hub.tracing.reply import tell
 from hub.tracing.trust import Incoming
-from hub.usage.outcome import CANCELLED, OK, Outcome
+from hub.usage.outcome import OK, Outcome, observe
 
 
 class TracingStage:
@@ -58,21 +57,5 @@ class TracingStage:
         if result.chunks is None:
             end_span(span, OK)
             return result
-        return replace(result, chunks=_until_end(result.chunks, span))
-
-
-async def _until_end(chunks: AsyncGenerator[Chunk, None], span: Span) -> AsyncGenerator[Chunk, None]:
-    """Relay ``chunks``; end ``span`` once the stream ends, however it ends."""
-    outcome = CANCELLED  # unless the loop finishes or fails: the consumer stopped early
-    try:
-        async for chunk in chunks:
-            yield chunk
-        outcome = OK
-    except BaseException as exc:
-        outcome = Outcome.of(exc)
-        raise
-    finally:
-        try:
-            await chunks.aclose()
-        finally:
-            end_span(span, outcome)
+        # ``observe`` calls back once when the stream ends, however it ends (the usage stage's too).
+        return replace(result, chunks=observe(result.chunks, lambda outcome, _meter: end_span(span, outcome)))
