@@ -179,6 +179,72 @@ async def test_the_a2a_skill_with_the_sdk_client(hub: HubProcess, http: httpx.As
     assert answer == {"object": "feedback", "trace_id": trace, "rating": "up", "model": MODEL}
 
 
+@pytest.mark.anyio
+async def test_the_a2a_skill_streamed_with_the_sdk_client(hub: HubProcess, http: httpx.AsyncClient) -> None:
+    """A streamed send takes the SDK's path, not the direct one: the same rating, the same artifact."""
+    trace = await anyio.to_thread.run_sync(traced_call, hub)
+    card = await A2ACardResolver(http, hub.url).get_agent_card()
+    message = Message(message_id=uuid.uuid4().hex, role=Role.ROLE_USER)
+    message.metadata.update({"hub.skill": "feedback"})
+    data = Part(media_type="application/json")
+    data.data.struct_value.update({"trace_id": trace, "rating": "down", "comment": "too long"})
+    message.parts.append(data)
+    client = ClientFactory(ClientConfig(httpx_client=http, streaming=True)).create(card)
+    with anyio.fail_after(30):
+        events = [event async for event in client.send_message(SendMessageRequest(message=message))]
+    final = events[-1]
+    task = final.task if final.HasField("task") else None
+    states = [e.status_update.status.state for e in events if e.HasField("status_update")]
+    assert TaskState.TASK_STATE_COMPLETED in states or (
+        task and task.status.state == TaskState.TASK_STATE_COMPLETED
+    )
+    artifacts = [e.artifact_update.artifact for e in events if e.HasField("artifact_update")]
+    artifacts += list(task.artifacts) if task is not None else []
+    (artifact,) = [a for a in artifacts if a.name == "feedback"][:1]
+    answer = MessageToDict(artifact.parts[0].data)
+    assert answer == {"object": "feedback", "trace_id": trace, "rating": "down", "model": MODEL}
+
+
+def test_the_a2a_skill_handed_back_at_once(hub: HubProcess) -> None:
+    """returnImmediately also takes the SDK's path; the task is readable with GetTask once done."""
+    trace = traced_call(hub)
+    message = {
+        "messageId": uuid.uuid4().hex,
+        "role": "ROLE_USER",
+        "parts": [{"data": {"trace_id": trace, "rating": "up"}}],
+        "metadata": {"hub.skill": "feedback"},
+    }
+    params = {"message": message, "configuration": {"returnImmediately": True}}
+    body = {"jsonrpc": "2.0", "id": 8, "method": "SendMessage", "params": params}
+    headers = {"a2a-version": "1.0"}
+    answer = httpx.post(hub.url + "/a2a/", json=body, headers=headers, timeout=30).json()
+    task_id = answer["result"]["task"]["id"]
+
+    def done() -> dict[str, Any] | None:
+        get = {"jsonrpc": "2.0", "id": 9, "method": "GetTask", "params": {"id": task_id}}
+        task: dict[str, Any] = httpx.post(hub.url + "/a2a/", json=get, headers=headers, timeout=30).json()[
+            "result"
+        ]
+        return task if task["status"]["state"] == "TASK_STATE_COMPLETED" else None
+
+    task = wait_until(done, timeout=15, what="the feedback task")
+    assert task["artifacts"][0]["name"] == "feedback"
+    assert task["artifacts"][0]["parts"][0]["data"]["rating"] == "up"
+    wrong = dict(
+        body,
+        params={
+            **params,
+            "message": {
+                **message,
+                "messageId": uuid.uuid4().hex,
+                "parts": [{"data": {"trace_id": "e" * 32, "rating": "up"}}],
+            },
+        },
+    )
+    error = httpx.post(hub.url + "/a2a/", json=wrong, headers=headers, timeout=30).json()["error"]
+    assert error["code"] == -32602 and "trace id" in error["message"]
+
+
 def test_the_a2a_skill_from_a_bare_data_part(hub: HubProcess) -> None:
     trace = traced_call(hub)
 

@@ -11,7 +11,8 @@ and leaves no task behind.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from a2a.server.agent_execution import RequestContext, RequestContextBuilder
 from a2a.server.context import ServerCallContext
@@ -55,9 +56,16 @@ class AgentContextBuilder(DefaultServerCallContextBuilder):
 
 
 class HubRequestContext(RequestContext):
-    """The SDK's request context plus the ``Call`` the message became."""
+    """The SDK's request context plus the ``Call`` the message became, or, for a feedback message to
+    the router agent, the rating it recorded (``rated``; then there is no call)."""
 
     call: Call
+    rated: Mapping[str, Any] | None = None
+
+
+# A feedback message's recorder: (message, caller) -> the answer; and the test of whether a message is one.
+Rate = Callable[[SendMessageRequest, Identity], Awaitable[Mapping[str, Any]]]
+Wants = Callable[[SendMessageRequest], bool]
 
 
 class CallBuilder(RequestContextBuilder):
@@ -70,12 +78,16 @@ class CallBuilder(RequestContextBuilder):
         request_timeout: float,
         new_task: Callable[[str], None] = lambda task_id: None,
         visible: Callable[[Identity, str], bool] = lambda identity, model: True,
+        feedback: tuple[Wants, Rate] | None = None,
     ) -> None:
+        """``feedback``: the router agent's feedback skill, for messages that take the SDK's path
+        (streamed, or handed back at once); a blocking send is served by ``fastpath``."""
         self._registry = registry
         self._visible = visible  # which models a caller may hear about (hub.auth)
         self._default_model = default_model
         self._timeout = request_timeout
         self._new_task = new_task  # told each task id generated here (no store can hold it yet)
+        self._feedback = feedback
 
     async def build(
         self,
@@ -90,12 +102,20 @@ class CallBuilder(RequestContextBuilder):
         )
         if params is not None:
             try:
-                request.call = self._call(context, params, request.task_id, request.context_id)
+                if self._is_feedback(context, params):
+                    assert self._feedback is not None
+                    request.rated = await self._feedback[1](params, context.state.get(IDENTITY, ANONYMOUS))
+                else:
+                    request.call = self._call(context, params, request.task_id, request.context_id)
             except HubError as error:
                 raise request_error(error) from None
             if task_id is None and request.task_id:
                 self._new_task(request.task_id)
         return request
+
+    def _is_feedback(self, context: ServerCallContext, params: SendMessageRequest) -> bool:
+        router = context.state.get(AGENT) is None  # feedback is the router agent's skill
+        return router and self._feedback is not None and self._feedback[0](params)
 
     def _call(
         self,

@@ -76,7 +76,12 @@ def build_a2a(
     handler = HubRequestHandler(
         pipeline=pipeline,
         calls=CallBuilder(
-            registry, a2a.default_model, settings.server.request_timeout, tasks.expect_new, access.visible
+            registry,
+            a2a.default_model,
+            settings.server.request_timeout,
+            tasks.expect_new,
+            access.visible,
+            feedback=None if rating is None else (rating.wants, rating.rate),
         ),
         task_store=tasks,
         push_configs=push.configs,

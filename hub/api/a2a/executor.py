@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,7 @@ from hub.tracing.reply import awaiting
 log = logging.getLogger("hub.a2a")
 
 ARTIFACT_NAME = "answer"
+FEEDBACK_ARTIFACT = "feedback"  # the feedback skill's answer (hub.api.a2a.feedback)
 TRACE_ID_KEY = "hub.trace_id"
 
 
@@ -55,6 +56,9 @@ class HubAgentExecutor(AgentExecutor):
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         assert isinstance(context, HubRequestContext) and context.task_id and context.context_id
         task = new_task(context.task_id, context.context_id, context.message)
+        if context.rated is not None:  # a feedback message: recorded already, answer it
+            await _rated(context.rated, task, event_queue)
+            return
         await self._as_it_goes(context.call, task, event_queue)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -87,6 +91,13 @@ class HubAgentExecutor(AgentExecutor):
             TaskState.TASK_STATE_COMPLETED,
             metadata=_traced(_final_metadata(call, structured), reply.trace_id),
         )
+
+
+async def _rated(answer: Mapping[str, Any], task: Task, queue: EventQueue) -> None:
+    await queue.enqueue_event(task)
+    updater = TaskUpdater(queue, task.id, task.context_id)
+    await updater.add_artifact([parts.data_part(dict(answer))], name=FEEDBACK_ARTIFACT)
+    await updater.update_status(TaskState.TASK_STATE_COMPLETED, metadata={"model": answer.get("model")})
 
 
 async def finish(pipeline: Next, call: Call, task: Task) -> Task:

@@ -8,7 +8,9 @@ artifact (``feedback``) is a data part ``{object, trace_id, rating, model}``. A 
 unknown trace id is the request's error (invalid params, naming the field), before any task exists.
 
 Served on the door's direct path (``fastpath.FastSend``: a blocking ``SendMessage`` with A2A 1.0,
-both bindings), which every SDK client uses for a non-streaming send.
+both bindings), which every SDK client uses for a non-streaming send, and on the SDK's path for the
+rest (a streamed send, one handed back at once, 0.3 clients): ``context.CallBuilder`` records the
+rating before any task exists and the executor answers with the same artifact.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from google.protobuf.json_format import MessageToDict
 from hub.api.a2a import parts
 from hub.api.a2a.context import IDENTITY, MODEL_KEY
 from hub.api.a2a.errors import request_error
-from hub.api.a2a.executor import new_task
+from hub.api.a2a.executor import FEEDBACK_ARTIFACT, new_task
 from hub.call import ANONYMOUS, Identity
 from hub.errors import BadRequest, HubError
 from hub.feedback import FeedbackService
@@ -49,7 +51,7 @@ SKILL_KEY = "hub.skill"
 SKILL_ID = "hub_feedback"
 _SKILL_NAMES = frozenset({"feedback", SKILL_ID})
 _REQUIRED = frozenset({"trace_id", "rating"})
-ARTIFACT_NAME = "feedback"
+ARTIFACT_NAME = FEEDBACK_ARTIFACT  # the same name on both paths
 
 SKILL = AgentSkill(
     id=SKILL_ID,
@@ -116,16 +118,25 @@ class FeedbackSkill:
     async def run(self, params: SendMessageRequest, context: ServerCallContext) -> Task:
         caller: Identity = context.state.get(IDENTITY, ANONYMOUS)
         try:
-            rated = await self._service.rate(arguments(params.message), caller)
+            answer = await self.rate(params, caller)
         except HubError as error:
             raise request_error(error) from None
+        task = _completed(params.message, answer, {"model": answer["model"]})
+        await self._tasks.save(task, context)
+        return task
+
+    async def rate(self, params: SendMessageRequest, caller: Identity) -> Mapping[str, Any]:
+        """Record the rating a message holds; its answer (``object, trace_id, rating, model``).
+        ``HubError`` for a wrong field or an unknown trace id."""
+        try:
+            rated = await self._service.rate(arguments(params.message), caller)
+        except HubError:
+            raise
         except Exception:
             # Never the database's own words: they may name hosts or tables.
             log.exception("a2a feedback failed")
             raise InternalError(message="Internal error") from None
-        task = _completed(params.message, rated.as_json(), {"model": rated.model})
-        await self._tasks.save(task, context)
-        return task
+        return dict(rated.as_json())
 
 
 def _completed(message: Message, answer: Mapping[str, Any], metadata: Mapping[str, Any]) -> Task:
