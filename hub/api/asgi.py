@@ -68,6 +68,21 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for an app downstream of a guard that already read the body: the body once, then
+    the real channel (so the app still hears the client disconnect)."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 async def send_bytes(
     send: Send,
     status: int,

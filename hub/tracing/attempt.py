@@ -12,17 +12,17 @@ began, queueing for a replica slot included), and its usage comes from the chunk
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from hub.call import Call, Chunk, Result
+from hub.call import Call, Result
 from hub.registry import ModelEntry
 from hub.routing.replica import Replica
 from hub.tracing import w3c
 from hub.tracing.attributes import OPERATION_NAMES, attempt_attributes, chunk_model, usage_attributes
 from hub.tracing.ending import end_span
 from hub.tracing.recorder import Span, SpanKind, Tracer
-from hub.usage.outcome import CANCELLED, OK, Outcome
+from hub.usage.outcome import OK, OnEnd, Outcome, StreamMeter, observe
 
 Runner = Callable[[ModelEntry, Replica, Call], Awaitable[Result]]
 
@@ -66,29 +66,14 @@ class AttemptTracer:
             return result
         if span.sampled:
             span.add_event(FIRST_TOKEN, {FIRST_TOKEN_MS: (time.perf_counter() - started) * 1000})
-        return replace(result, chunks=_relay(result.chunks, span))
+        return replace(result, chunks=observe(result.chunks, _ender(span), count_content=False))
 
 
-async def _relay(chunks: AsyncGenerator[Chunk, None], span: Span) -> AsyncGenerator[Chunk, None]:
-    """Hand on the stream; end the attempt's span with the stream's usage when it ends."""
-    outcome = CANCELLED
-    usage = None
-    model: object = None
-    first = span.sampled  # read the model from the first chunk, when the span is kept
-    try:
-        async for chunk in chunks:
-            if first:
-                first = False
-                model = chunk_model(chunk.data)
-            if chunk.usage is not None:
-                usage = chunk.usage
-            yield chunk
-        outcome = OK
-    except BaseException as exc:
-        outcome = Outcome.of(exc)
-        raise
-    finally:
-        try:
-            await chunks.aclose()
-        finally:
-            end_span(span, outcome, usage_attributes(usage, model))
+def _ender(span: Span) -> OnEnd:
+    """End the attempt's span when its stream ends, with the model and usage the stream reported."""
+
+    def ended(outcome: Outcome, meter: StreamMeter) -> None:
+        model = chunk_model(meter.first.data) if span.sampled and meter.first is not None else None
+        end_span(span, outcome, usage_attributes(meter.reported, model))
+
+    return ended

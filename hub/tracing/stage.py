@@ -58,4 +58,9 @@ class TracingStage:
             end_span(span, OK)
             return result
         # ``observe`` calls back once when the stream ends, however it ends (the usage stage's too).
-        return replace(result, chunks=observe(result.chunks, lambda outcome, _meter: end_span(span, outcome)))
+        return replace(
+            result,
+            chunks=observe(
+                result.chunks, lambda outcome, _meter: end_span(span, outcome), count_content=False
+            ),
+        )

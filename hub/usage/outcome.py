@@ -46,18 +46,23 @@ CANCELLED = Outcome("cancelled", CANCELLED_STATUS, "cancelled")
 
 
 class StreamMeter:
-    """Usage seen on a stream: the last chunk's reported usage, and the content chunks as a fallback."""
+    """Usage seen on a stream: the last chunk's reported usage, and the content chunks as a fallback;
+    and the first chunk (it names the model that answered)."""
 
-    __slots__ = ("content_chunks", "reported")
+    __slots__ = ("content_chunks", "count_content", "first", "reported")
 
-    def __init__(self) -> None:
+    def __init__(self, count_content: bool = True) -> None:
         self.reported: Usage | None = None
         self.content_chunks = 0
+        self.first: Chunk | None = None
+        self.count_content = count_content  # False: no fallback count (it parses every chunk)
 
     def see(self, chunk: Chunk) -> None:
+        if self.first is None:
+            self.first = chunk
         if chunk.usage is not None:
             self.reported = chunk.usage
-        elif carries_content(chunk.data):
+        elif self.count_content and carries_content(chunk.data):
             self.content_chunks += 1
 
     def usage(self, prompt_estimate: int) -> tuple[Usage, bool]:
@@ -70,14 +75,18 @@ class StreamMeter:
 OnEnd = Callable[[Outcome, StreamMeter], None]
 
 
-async def observe(chunks: AsyncGenerator[Chunk, None], on_end: OnEnd) -> AsyncGenerator[Chunk, None]:
+async def observe(
+    chunks: AsyncGenerator[Chunk, None], on_end: OnEnd, *, count_content: bool = True
+) -> AsyncGenerator[Chunk, None]:
     """Relay ``chunks``; call ``on_end`` once when the stream ends, however it ends.
 
     Closing this generator early (``aclose``, or the task cancelled while it waits) closes ``chunks``
     too, so the backend request is cancelled as it would be without the wrapper. ``on_end`` must not
-    block; an exception from it is logged, never raised into the stream.
+    block; an exception from it is logged, never raised into the stream. ``count_content`` False: the
+    meter skips the fallback count of content chunks (a JSON parse per chunk) for a caller that
+    needs only the outcome, the first chunk or the reported usage.
     """
-    meter = StreamMeter()
+    meter = StreamMeter(count_content)
     outcome = CANCELLED  # unless the loop below finishes or fails: the consumer stopped early
     try:
         async for chunk in chunks:

@@ -38,11 +38,11 @@ from hub.api.a2a.fastpath import FastSend
 from hub.api.asgi import (
     JSON_HEADERS,
     ASGIApp,
-    Message,
     Receive,
     Scope,
     Send,
     read_body,
+    replaying,
     require_json,
     send_bytes,
     send_json,
@@ -122,7 +122,7 @@ class BindingGuard:
             return
         if body and self._fast is not None and await self._fast.serve(scope, route, body, send):
             return
-        await self._app(scope, _replay(body, receive) if scope["method"] == "POST" else receive, send)
+        await self._app(scope, replaying(body, receive) if scope["method"] == "POST" else receive, send)
 
 
 async def send_binding_error(send: Send, error: HubError, *, jsonrpc: bool) -> None:
@@ -180,18 +180,3 @@ def _route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for an app downstream of a guard that already read the body: the body once, then
-    the real channel (so the app still hears the client disconnect)."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -18,7 +18,7 @@ from mcp.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
-from hub.api.asgi import Message, Receive, Scope, Send, read_body
+from hub.api.asgi import Receive, Scope, Send, read_body, replaying
 from hub.api.mcp.auth import authenticate
 from hub.api.mcp.errors import send_http_error
 from hub.auth.access import Access, open_access
@@ -34,20 +34,6 @@ def _trim_mcp_headers(scope: Scope) -> None:
     headers = scope["headers"]
     if any(n.startswith(b"mcp-") and (v[:1] in _OWS or v[-1:] in _OWS) for n, v in headers):
         scope["headers"] = [(n, v.strip(b" \t") if n.startswith(b"mcp-") else v) for n, v in headers]
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for a body already read: the body once, then the live channel (disconnects)."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 class StreamableHTTPApp:
@@ -91,6 +77,6 @@ class StreamableHTTPApp:
             except HubError as error:
                 await send_http_error(send, error)
                 return
-            receive = _replaying(body, receive)
+            receive = replaying(body, receive)
         _trim_mcp_headers(scope)
         await self.manager.handle_request(scope, receive, send)
