@@ -19,23 +19,35 @@ R = TypeVar("R")
 
 Send = Callable[[Sequence[T]], Awaitable[Sequence[R]]]
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[Any]"]
+Orphan = Callable[[T, R | None], None]
 
 
 class Coalescer(Generic[T, R]):
     """Batches ``submit``ted items into calls of ``send`` (at most ``max_batch`` items each).
 
     ``send`` returns one result per item, in order, or raises; the exception goes to every item of
-    the batch. The futures are never cancelled by this class: a caller that stops waiting shields
-    its future and still learns the outcome (to undo what it no longer wants). ``spawn`` runs a
-    batch as a task its owner tracks, so that closing the owner can wait for batches in flight.
+    the batch. A caller that stops waiting (its task cancelled) cancels its future; the batch still
+    goes out, and ``orphan(item, result)`` learns what became of an item nobody waits for any more
+    (``result`` None when the batch failed or was itself cancelled), so that its owner can undo it.
+    ``spawn`` runs a batch as a task its owner tracks, so that closing the owner can wait for
+    batches in flight.
     """
 
-    def __init__(self, send: Send[T, R], spawn: Spawn, *, max_batch: int = 64, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        send: Send[T, R],
+        spawn: Spawn,
+        *,
+        max_batch: int = 64,
+        delay: float = 0.0,
+        orphan: Orphan[T, R] | None = None,
+    ) -> None:
         """``delay`` > 0: a batch waits that many seconds for company instead of the end of the turn
         (for work nobody awaits)."""
         self._send = send
         self._delay = delay
         self._spawn = spawn
+        self._orphan = orphan
         self._max_batch = max_batch
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._scheduled = False
@@ -71,12 +83,23 @@ class Coalescer(Generic[T, R]):
         try:
             results = await self._send([item for item, _ in batch])
         except asyncio.CancelledError:
-            for _, future in batch:
+            for item, future in batch:  # nobody will learn the outcome now, waiting or not
                 future.cancel()
+                self._orphaned(item, None)
             raise
         except Exception as exc:  # not handled here: handed to every waiter of the batch
-            for _, future in batch:
-                future.set_exception(exc)
+            for item, future in batch:
+                if future.done():
+                    self._orphaned(item, None)
+                else:
+                    future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+        for (item, future), result in zip(batch, results, strict=True):
+            if future.done():  # cancelled: its caller left
+                self._orphaned(item, result)
+            else:
+                future.set_result(result)
+
+    def _orphaned(self, item: T, result: R | None) -> None:
+        if self._orphan is not None:
+            self._orphan(item, result)

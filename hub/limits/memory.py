@@ -1,7 +1,7 @@
 """The in-process store: the embedded default, and the local fallback of the resilient store.
 
-Algorithm: a sliding-window log per requests/tokens limit (a deque of (time, amount) entries and
-their running total). It is exact: at no moment does a window of ``window`` seconds hold more than
+Algorithm: a sliding-window log per requests/tokens limit (entry times and amounts, and their
+running total). It is exact: at no moment does a window of ``window`` seconds hold more than
 ``limit``, unlike fixed windows (2x at a boundary) or GCRA (a full burst plus the steady rate). Each
 entry is appended once and purged once, so a decision is O(1) amortised per limit; memory is
 bounded by the entries inside one window (at most ``limit`` for requests) plus idle counters that
@@ -16,9 +16,9 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hub.limits.base import Admission, Clock, Decision, LimitStatus, reservation
 from hub.limits.spec import Kind, LimitSpec
@@ -30,53 +30,81 @@ _RETRY_SCAN = 256
 _SWEEP_PER_DECISION = 4
 
 
-@dataclass(slots=True)
-class _Entry:
-    at: float
-    amount: int
+# Compact a log's lists once this many purged entries sit at their front (and they are half of it).
+_COMPACT_AFTER = 1024
 
 
-@dataclass(slots=True)
 class _Log:
-    """One requests/tokens limit's sliding window."""
+    """One requests/tokens limit's sliding window: entry times and amounts in two parallel lists.
 
-    window: float
-    entries: deque[_Entry] = field(default_factory=deque)
-    total: int = 0
+    Plain lists of floats and ints, not an object per entry: a busy window holds hundreds of
+    thousands of entries for a minute, and objects would stay tracked by the garbage collector, which
+    then walks all of them at every full collection. An entry is known by its sequence number (its
+    position since the log began); purged entries are skipped by ``head`` and compacted away in bulk.
+    """
+
+    __slots__ = ("amounts", "base", "head", "times", "total", "window")
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.times: list[float] = []
+        self.amounts: list[int] = []
+        self.head = 0  # index of the oldest entry still counted
+        self.base = 0  # sequence number of index 0
+        self.total = 0
 
     def used(self, now: float) -> int:
         horizon = now - self.window
-        while self.entries and self.entries[0].at <= horizon:
-            self.total -= self.entries.popleft().amount
+        times, amounts = self.times, self.amounts
+        head, end = self.head, len(times)
+        while head < end and times[head] <= horizon:
+            self.total -= amounts[head]
+            head += 1
+        if head >= _COMPACT_AFTER and 2 * head >= end:
+            del times[:head], amounts[:head]
+            self.base += head
+            head = 0
+        self.head = head
         return self.total
 
-    def add(self, now: float, amount: int) -> _Entry:
-        entry = _Entry(now, amount)
-        self.entries.append(entry)
+    def add(self, now: float, amount: int) -> int:
+        """Append an entry; returns its sequence number."""
+        self.times.append(now)
+        self.amounts.append(amount)
         self.total += amount
-        return entry
+        return self.base + len(self.times) - 1
 
-    def counts(self, entry: _Entry, now: float) -> bool:
-        """Is ``entry`` still inside the window (and so still in ``entries``)?"""
-        return entry.at > now - self.window
+    def amount(self, seq: int) -> int:
+        return self.amounts[seq - self.base]
+
+    def set_amount(self, seq: int, amount: int) -> None:
+        index = seq - self.base
+        self.total += amount - self.amounts[index]
+        self.amounts[index] = amount
+
+    def counts(self, seq: int, now: float) -> bool:
+        """Is entry ``seq`` still inside the window (and so still counted)?"""
+        index = seq - self.base
+        return index >= self.head and self.times[index] > now - self.window
 
     def reset(self, now: float) -> float:
-        return self.entries[-1].at + self.window - now if self.entries else 0.0
+        return self.times[-1] + self.window - now if self.head < len(self.times) else 0.0
 
     def retry_after(self, need: int, now: float) -> float:
         """Seconds until ``need`` of the counted amount has left the window."""
+        end = min(self.head + _RETRY_SCAN, len(self.times))
+        if self.head >= end:
+            return self.window
         freed = 0
-        entry = None
-        for entry in itertools.islice(self.entries, _RETRY_SCAN):
-            freed += entry.amount
+        index = self.head
+        for index in range(self.head, end):
+            freed += self.amounts[index]
             if freed >= need:
                 break
-        if entry is None:
-            return self.window
-        return max(entry.at + self.window - now, 0.0)
+        return max(self.times[index] + self.window - now, 0.0)
 
     def idle(self, now: float) -> bool:
-        return not self.entries or self.entries[-1].at <= now - self.window
+        return self.head >= len(self.times) or self.times[-1] <= now - self.window
 
 
 @dataclass(slots=True)
@@ -84,7 +112,7 @@ class _Held:
     """What an admission holds here, so that ``release`` can settle and free exactly that."""
 
     admission: Admission
-    entries: list[tuple[LimitSpec, _Entry]]
+    entries: list[tuple[LimitSpec, _Log, int]]  # (tokens limit, its log, the entry's sequence number)
     slots: list[str]
 
 
@@ -149,8 +177,8 @@ class MemoryStore:
             else:
                 del self._slots[name]  # an idle concurrency counter costs nothing
         if used_tokens is not None:
-            for spec, entry in held.entries:
-                self._settle(spec, entry, admission.tokens, used_tokens, now)
+            for spec, log, seq in held.entries:
+                self._settle(spec, log, seq, admission.tokens, used_tokens, now)
 
     async def settled(self) -> None:
         return None  # releases take effect at once
@@ -172,9 +200,9 @@ class MemoryStore:
             held.slots.append(spec.name)
             return LimitStatus(spec, spec.limit - used - 1, 0.0, True)
         log = self._log(spec)
-        entry = log.add(now, _cost(spec, cost))
+        seq = log.add(now, _cost(spec, cost))
         if spec.kind is Kind.TOKENS:
-            held.entries.append((spec, entry))
+            held.entries.append((spec, log, seq))
         return LimitStatus(spec, max(spec.limit - log.total, 0), spec.window, True)
 
     def _refused(self, spec: LimitSpec, used: int, allowed: bool, cost: int, now: float) -> LimitStatus:
@@ -191,12 +219,13 @@ class MemoryStore:
             return LimitStatus(spec, remaining, reset, False, spec.window)
         return LimitStatus(spec, remaining, reset, False, log.retry_after(used + amount - spec.limit, now))
 
-    def _settle(self, spec: LimitSpec, entry: _Entry, reserved: int, used_tokens: int, now: float) -> None:
-        log = self._logs.get(spec.name)
-        # An entry inside its window keeps its log from being swept, so this is the live log.
-        if log is not None and log.counts(entry, now):
-            log.total += used_tokens - entry.amount
-            entry.amount = used_tokens
+    def _settle(
+        self, spec: LimitSpec, log: _Log, seq: int, reserved: int, used_tokens: int, now: float
+    ) -> None:
+        # The entry's own log, not the one now under its name: an entry inside its window keeps its
+        # log from being swept, and one outside it is not counted, in whichever log.
+        if log.counts(seq, now):
+            log.set_amount(seq, used_tokens)
             return
         # The reservation has left the window already: only usage beyond it is new, and it is
         # charged now, when it is known.

@@ -26,7 +26,6 @@ import math
 import secrets
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -93,7 +92,7 @@ class RedisStore:
         self._held: dict[str, Admission] = {}
         self._layouts: dict[int, _Layout] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self._admits = Coalescer(self._send_admits, self._spawn)
+        self._admits = Coalescer(self._send_admits, self._spawn, orphan=self._undo_unseen)
         self._releases = Coalescer(self._send_releases, self._spawn)
         # Token settlements of calls that hold no slot: nobody waits for them, so they gather for a
         # few milliseconds and leave together (one write for many calls, not one per call).
@@ -117,12 +116,15 @@ class RedisStore:
         admission = Admission(f"{self._origin}.{next(self._ids):x}", limits, cost, self._origin)
         if not limits:
             return Decision(admission, ())
+        # Not shielded (a shield per call costs more than the rest of this method): a caller
+        # cancelled here cancels its future, and the script that may run (or have run) anyway gives
+        # back what it took once it answers (the coalescer's orphan, ``_undo_unseen``).
         future = self._admits.submit(admission)
         try:
-            decision = await asyncio.shield(future)
+            decision = await future
         except asyncio.CancelledError:
-            # The script may run (or have run) anyway: give back whatever it takes once it answers.
-            future.add_done_callback(partial(self._undo_unseen, admission))
+            if not future.cancelled():  # answered, but the caller was cancelled before it saw it
+                self._undo_unseen(admission, None if future.exception() else future.result())
             raise
         except LimitStoreUnavailable:
             self._undo(admission)  # the script may have run before the reply was lost
@@ -136,7 +138,7 @@ class RedisStore:
     async def release(self, admission: Admission, used_tokens: int | None = None) -> None:
         if self._held.pop(admission.id, None) is None:  # released already, or nothing to give back
             return
-        if not any(spec.kind is Kind.CONCURRENCY for spec in admission.limits):
+        if not admission.holds_slots:
             # Only tokens to settle: a late refund errs towards counting too much for a moment.
             self._settles.submit((admission, used_tokens, False)).add_done_callback(_observe)
             return
@@ -238,8 +240,9 @@ class RedisStore:
                 f"Rate limits cannot be checked right now ({type(exc).__name__})"
             ) from exc
 
-    def _undo_unseen(self, admission: Admission, future: asyncio.Future[Decision]) -> None:
-        if future.cancelled() or future.exception() is not None or future.result().admitted:
+    def _undo_unseen(self, admission: Admission, decision: Decision | None) -> None:
+        """The caller of ``admission`` left before its outcome: undo it unless it was refused."""
+        if decision is None or decision.admitted:
             self._undo(admission)
 
     def _undo(self, admission: Admission) -> None:
@@ -270,9 +273,10 @@ class RedisStore:
 
 def _decision(admission: Admission, reply: bytes | str) -> Decision:
     # bytes, or str from a client made with decode_responses=True
-    admitted, *fields = (reply.decode() if isinstance(reply, bytes) else reply).split()
-    statuses = tuple(_status(spec, field) for spec, field in zip(admission.limits, fields, strict=True))
-    return Decision(admission if admitted == "1" else None, statuses)
+    admitted, *fields = (reply.decode() if isinstance(reply, bytes) else reply).split(" ")
+    if len(fields) != len(admission.limits):
+        raise ValueError(f"a decision of {len(admission.limits)} limits got {len(fields)} answers")
+    return Decision(admission if admitted == "1" else None, tuple(map(_status, admission.limits, fields)))
 
 
 def _status(spec: LimitSpec, field: str) -> LimitStatus:

@@ -95,6 +95,9 @@ class ResilientStore:
         if self._local.owns(admission):
             await self._local.release(admission, used_tokens)
             return
+        if not admission.holds_slots:  # only tokens to settle: the shared store does not wait for it
+            await self._shared.release(admission, used_tokens)
+            return
         try:
             async with asyncio.timeout(self._timeout):
                 await self._shared.release(admission, used_tokens)

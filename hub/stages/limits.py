@@ -8,7 +8,6 @@ was actually delivered. A stream cut short by the caller settles with what it de
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,6 @@ from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.errors import HubError
 from hub.limits.base import Admission, Decision, RateLimitStore
 from hub.limits.errors import LimitExceeded
-from hub.limits.memory import MemoryStore
 from hub.limits.spec import Kind, LimitSpec
 from hub.pipeline import Next
 
@@ -54,8 +52,6 @@ class LimitsStage:
         self._store = store
         self._specs_for = specs_for
         self._default_max_tokens = default_max_tokens
-        self._settling: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
-        self._local = isinstance(store, MemoryStore)  # settles in microseconds: no need to defer
         self.stats = LimitStats()
 
     async def __call__(self, call: Call, next: Next) -> Result:
@@ -89,14 +85,10 @@ class LimitsStage:
 
     async def _settle(self, admission: Admission, used: int) -> None:
         """Free slots before answering (a caller that sends its next request at once must find its
-        slot free), but settle tokens behind the answer: a late refund only errs towards counting
-        too much for a moment, and it keeps a shared store's round trip off the caller's latency."""
-        if self._local or any(spec.kind is Kind.CONCURRENCY for spec in admission.limits):
-            await self._store.release(admission, used)
-            return
-        task = asyncio.create_task(self._store.release(admission, used))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        slot free). A call holding no slot only settles tokens, which no store waits on the network
+        for (a shared store sends them a few milliseconds later, with others): a late refund only
+        errs towards counting too much for a moment."""
+        await self._store.release(admission, used)
 
     async def _settle_stream(
         self, chunks: AsyncGenerator[Chunk, None], admission: Admission, estimate: Estimate
