@@ -31,11 +31,21 @@ from hub.limits.redis import RedisStore
 from hub.limits.resilient import ResilientStore
 from hub.limits.spec import FailureMode, Kind, LimitSpec, Scope
 
-LIMITS = [
-    LimitSpec(Scope.KEY, "bench-key", Kind.REQUESTS, 10**9, failure_mode=FailureMode.LOCAL),
-    LimitSpec(Scope.TEAM, "bench-team", Kind.TOKENS, 10**12, failure_mode=FailureMode.LOCAL),
-    LimitSpec(Scope.MODEL, "bench-model", Kind.CONCURRENCY, 10**6, failure_mode=FailureMode.LOCAL),
-]
+_LOCAL = FailureMode.LOCAL
+LIMIT_SETS = {
+    # the key's rpm, the team's tpm, the model's concurrency
+    "mixed": (
+        LimitSpec(Scope.KEY, "bench-key", Kind.REQUESTS, 10**9, failure_mode=_LOCAL),
+        LimitSpec(Scope.TEAM, "bench-team", Kind.TOKENS, 10**12, failure_mode=_LOCAL),
+        LimitSpec(Scope.MODEL, "bench-model", Kind.CONCURRENCY, 10**6, failure_mode=_LOCAL),
+    ),
+    # rpm and tpm at key, team and hub: the limits of ``bench.ratio``'s chat-auth-* rows
+    "chat": tuple(
+        LimitSpec(scope, key, kind, 10**9 if kind is Kind.REQUESTS else 10**12, failure_mode=_LOCAL)
+        for scope, key in ((Scope.KEY, "bench-key"), (Scope.TEAM, "bench-team"), (Scope.GLOBAL, "hub"))
+        for kind in (Kind.REQUESTS, Kind.TOKENS)
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -45,14 +55,16 @@ class Point:
     calls: int
     seconds: float
     cpu_seconds: float
+    redis_cpu_seconds: float | None
     admit_us: list[float]
     release_us: list[float]
 
     def row(self) -> str:
         admit, release = _percentiles(self.admit_us), _percentiles(self.release_us)
+        redis = "-" if self.redis_cpu_seconds is None else f"{self.redis_cpu_seconds / self.calls * 1e6:.0f}"
         return (
             f"| {self.store} | {self.concurrency} | {self.calls / self.seconds:,.0f} "
-            f"| {self.cpu_seconds / self.calls * 1e6:.0f} "
+            f"| {self.cpu_seconds / self.calls * 1e6:.0f} | {redis} "
             f"| {admit[0]:.0f} | {admit[1]:.0f} | {release[0]:.0f} | {release[1]:.0f} |"
         )
 
@@ -63,11 +75,15 @@ def _percentiles(samples: Sequence[float]) -> tuple[float, float]:
 
 
 async def one_client(
-    store: RateLimitStore, calls: int, admit_us: list[float], release_us: list[float]
+    store: RateLimitStore,
+    limits: Sequence[LimitSpec],
+    calls: int,
+    admit_us: list[float],
+    release_us: list[float],
 ) -> None:
     for _ in range(calls):
         started = time.perf_counter()
-        decision = await store.admit(LIMITS, tokens=300)
+        decision = await store.admit(limits, tokens=300)
         admitted = time.perf_counter()
         if decision.admission is None:
             raise SystemExit("a bench decision was refused: the limits are meant to be out of reach")
@@ -76,15 +92,30 @@ async def one_client(
         release_us.append((time.perf_counter() - admitted) * 1e6)
 
 
-async def measure(name: str, store: RateLimitStore, calls: int, concurrency: int, warmup: int) -> Point:
-    await one_client(store, warmup, [], [])
+async def measure(
+    name: str, store: RateLimitStore, args: argparse.Namespace, concurrency: int, redis: Redis
+) -> Point:
+    limits = LIMIT_SETS[args.limits]
+    await one_client(store, limits, args.warmup, [], [])
+    await store.settled()
     admit_us: list[float] = []
     release_us: list[float] = []
+    redis_cpu = await _redis_cpu(redis) if name != "memory" else None
     started, cpu = time.perf_counter(), time.process_time()
-    per_client = calls // concurrency
-    await asyncio.gather(*(one_client(store, per_client, admit_us, release_us) for _ in range(concurrency)))
+    per_client = args.calls // concurrency
+    clients = (one_client(store, limits, per_client, admit_us, release_us) for _ in range(concurrency))
+    await asyncio.gather(*clients)
+    await store.settled()  # token settlements wait up to 10 ms for company: they are part of the cost
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-    return Point(name, concurrency, per_client * concurrency, seconds, cpu_seconds, admit_us, release_us)
+    redis_seconds = None if redis_cpu is None else await _redis_cpu(redis) - redis_cpu
+    calls = per_client * concurrency
+    return Point(name, concurrency, calls, seconds, cpu_seconds, redis_seconds, admit_us, release_us)
+
+
+async def _redis_cpu(redis: Redis) -> float:
+    """The Redis server's CPU seconds so far (all its clients: run the bench on an idle Redis)."""
+    info = await redis.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
 def build(name: str, url: str, prefix: str) -> RateLimitStore:
@@ -99,24 +130,25 @@ def build(name: str, url: str, prefix: str) -> RateLimitStore:
 async def main(args: argparse.Namespace) -> None:
     prefix = f"bench:limits:{secrets.token_hex(4)}:"
     print(
-        "| store | clients | calls/s (admit + release) | hub CPU us per call | admit p50 us | admit p99 us "
-        "| release p50 us | release p99 us |"
+        f"limits: {args.limits} ({len(LIMIT_SETS[args.limits])})\n\n"
+        "| store | clients | calls/s (admit + release) | hub CPU us per call | Redis CPU us per call "
+        "| admit p50 us | admit p99 us | release p50 us | release p99 us |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    try:
-        for name in args.stores:
-            for concurrency in args.concurrency:
-                store = build(name, args.redis_url, prefix)
-                try:
-                    point = await measure(name, store, args.calls, concurrency, args.warmup)
-                finally:
-                    await store.aclose()
-                print(point.row(), flush=True)
-    finally:
-        async with Redis.from_url(args.redis_url) as client:
-            keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    print("|---|---|---|---|---|---|---|---|---|")
+    async with Redis.from_url(args.redis_url) as redis:
+        try:
+            for name in args.stores:
+                for concurrency in args.concurrency:
+                    store = build(name, args.redis_url, prefix)
+                    try:
+                        point = await measure(name, store, args, concurrency, redis)
+                    finally:
+                        await store.aclose()
+                    print(point.row(), flush=True)
+        finally:
+            keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
             if keys:
-                await client.delete(*keys)
+                await redis.delete(*keys)
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -126,6 +158,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1_000, help="calls before measuring")
     parser.add_argument("--stores", nargs="+", default=["memory", "redis", "resilient"])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1], help="clients at once")
+    parser.add_argument("--limits", choices=sorted(LIMIT_SETS), default="mixed", help="the limits of a call")
     return parser.parse_args(argv)
 
 

@@ -43,23 +43,54 @@ end
 # window_ms" for each of its limits (few, packed arguments: encoding each one costs the hub CPU).
 # KEYS: every decision's keys in order; per limit its log, and for a tokens limit its amounts hash.
 # Returns one string per decision: "admitted" then per limit " allowed,remaining,reset_ms,retry_ms".
+#
+# A batch's decisions share their counters: each log is purged and counted once per batch (the first
+# decision that touches it), later decisions see the count kept in the script, and the batch's charges
+# are written once per key at the end (one ZADD, one HSET, one HINCRBY, one PEXPIRE per key, however
+# many decisions charged it). Outcomes are those of deciding one after another; only a refusal or a
+# replay reads a log's entries (retry-after, reset), and what is pending is written before it does.
 ADMIT = (
     _NOW
     + """
 local k = 1  -- the next unread key
 local id, cost, lease, slack, busy
+local specs_seen = {}  -- spec string -> its limits' {kind, limit, window}
+local counted = {}  -- log key -> amount counted now (purged and read once per batch)
+local zadds, zttl, hsets, hsum, httl = {}, {}, {}, {}, {}  -- pending writes per key
+local touched, htouched = {}, {}  -- keys with pending writes, in first-write order
 
 local function parse(settings, specs)
   cost, lease, slack, busy = string.match(settings, '^(%d+) (%d+) (%d+) (%d+)$')
   cost, lease, slack, busy = tonumber(cost), tonumber(lease), tonumber(slack), tonumber(busy)
+  local parsed = specs_seen[specs]
+  if not parsed then
+    parsed = {}
+    for kind, limit, window in string.gmatch(specs, '(%a) (%d+) (%d+)') do
+      parsed[#parsed + 1] = {kind, tonumber(limit), tonumber(window)}
+    end
+    specs_seen[specs] = parsed
+  end
   local limits = {}
-  for kind, limit, window in string.gmatch(specs, '(%a) (%d+) (%d+)') do
-    local l = {kind = kind, limit = tonumber(limit), window = tonumber(window), log = KEYS[k], cost = 1}
+  for i, p in ipairs(parsed) do
+    local l = {kind = p[1], limit = p[2], window = p[3], log = KEYS[k], cost = 1}
     k = k + 1
-    if kind == 't' then l.amounts = KEYS[k]; k = k + 1; l.cost = cost end
-    limits[#limits + 1] = l
+    if l.kind == 't' then l.amounts = KEYS[k]; k = k + 1; l.cost = cost end
+    limits[i] = l
   end
   return limits
+end
+
+local function flush()
+  for _, log in ipairs(touched) do
+    redis.call('ZADD', log, unpack(zadds[log]))
+    redis.call('PEXPIRE', log, zttl[log])
+  end
+  for _, amounts in ipairs(htouched) do
+    redis.call('HSET', amounts, unpack(hsets[amounts]))
+    redis.call('HINCRBY', amounts, '_total', hsum[amounts])
+    redis.call('PEXPIRE', amounts, httl[amounts])
+  end
+  zadds, zttl, hsets, hsum, httl, touched, htouched = {}, {}, {}, {}, {}, {}, {}
 end
 
 local function purge_tokens(l, horizon)
@@ -76,16 +107,20 @@ local function purge_tokens(l, horizon)
 end
 
 local function used(l)
+  local u = counted[l.log]
+  if u then return u end
   if l.kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', l.log, '-inf', now)
-    return redis.call('ZCARD', l.log)
-  end
-  if l.kind == 'r' then
+    u = redis.call('ZCARD', l.log)
+  elseif l.kind == 'r' then
     redis.call('ZREMRANGEBYSCORE', l.log, '-inf', now - l.window)
-    return redis.call('ZCARD', l.log)
+    u = redis.call('ZCARD', l.log)
+  else
+    purge_tokens(l, now - l.window)
+    u = tonumber(redis.call('HGET', l.amounts, '_total')) or 0
   end
-  purge_tokens(l, now - l.window)
-  return tonumber(redis.call('HGET', l.amounts, '_total')) or 0
+  counted[l.log] = u
+  return u
 end
 
 local function retry(l, u)
@@ -119,17 +154,34 @@ local function reset(l)
 end
 
 local function charge(l)
+  counted[l.log] = counted[l.log] + l.cost
+  local z = zadds[l.log]
+  if not z then
+    z = {}
+    zadds[l.log] = z
+    touched[#touched + 1] = l.log
+  end
   if l.kind == 'c' then
-    redis.call('ZADD', l.log, now + lease, id)
-    redis.call('PEXPIRE', l.log, lease + slack)
+    z[#z + 1] = now + lease
+    z[#z + 1] = id
+    zttl[l.log] = lease + slack
     return
   end
-  redis.call('ZADD', l.log, now, id)
-  redis.call('PEXPIRE', l.log, l.window + slack)
+  z[#z + 1] = now
+  z[#z + 1] = id
+  zttl[l.log] = l.window + slack
   if l.kind == 't' then
-    redis.call('HSET', l.amounts, id, cost)
-    redis.call('HINCRBY', l.amounts, '_total', cost)
-    redis.call('PEXPIRE', l.amounts, l.window + slack)
+    local h = hsets[l.amounts]
+    if not h then
+      h = {}
+      hsets[l.amounts] = h
+      hsum[l.amounts] = 0
+      htouched[#htouched + 1] = l.amounts
+    end
+    h[#h + 1] = id
+    h[#h + 1] = cost
+    hsum[l.amounts] = hsum[l.amounts] + cost
+    httl[l.amounts] = l.window + slack
   end
 end
 
@@ -155,6 +207,7 @@ local function decide(limits)
     l.fits = replay or counts[i] + l.cost <= l.limit
     ok = ok and l.fits
   end
+  if replay or not ok then flush() end  -- retry-after and reset read the logs' entries
   local out = {ok and '1' or '0'}
   for i, l in ipairs(limits) do
     local remaining = l.limit - counts[i]
@@ -182,68 +235,107 @@ for i = 2, #ARGV, 3 do
   id = ARGV[i]
   replies[#replies + 1] = decide(parse(ARGV[i + 1], ARGV[i + 2]))
 end
+flush()
 return replies
 """
 )
 
 # ARGV: now, then per release: id, "mode used reserved slack_ms" (mode 'settle' or 'undo'; used -1
 # when unknown), and "kind window_ms" for each of its limits. KEYS as for ADMIT. Returns 0.
+#
+# A batch's releases are gathered per key first, then each key is read and written once: one ZREM of
+# every slot or undone request it frees; for a tokens limit one ZMSCORE and one HMGET of every entry
+# settled, one HSET of the new amounts and one HINCRBY of the total. An admission is released once, so
+# an entry appears at most once per batch. Needs Redis >= 6.2 (ZMSCORE).
 RELEASE = (
     _NOW
     + """
 local k = 1  -- the next unread key
-local id, undo, used, reserved, slack
+local removals, rorder = {}, {}  -- log -> members to remove (slots, undone requests)
+local settles, sorder = {}, {}  -- tokens log -> {amounts, window, slack, items}
 
-local function settle(log, amounts, window)
-  local at = tonumber(redis.call('ZSCORE', log, id))
-  if undo then
-    if at then
-      local amount = tonumber(redis.call('HGET', amounts, id)) or 0
-      redis.call('ZREM', log, id)
-      redis.call('HDEL', amounts, id)
-      redis.call('HINCRBY', amounts, '_total', -amount)
-    end
-    return
-  end
-  if not used then return end
-  if at and at > now - window then
-    -- still counted: set the entry to the real usage (a set, not an add, so a replay is harmless)
-    local amount = tonumber(redis.call('HGET', amounts, id)) or 0
-    redis.call('HSET', amounts, id, used)
-    redis.call('HINCRBY', amounts, '_total', used - amount)
-  elseif used > reserved then
-    -- the reservation left the window already: charge only the excess, now, once
-    local extra = id .. '+'
-    if redis.call('ZADD', log, now, extra) == 1 then
-      redis.call('HSET', amounts, extra, used - reserved)
-      redis.call('HINCRBY', amounts, '_total', used - reserved)
-      redis.call('PEXPIRE', log, window + slack)
-      redis.call('PEXPIRE', amounts, window + slack)
-    end
-  end
+local function remove(log, id)
+  local r = removals[log]
+  if not r then r = {}; removals[log] = r; rorder[#rorder + 1] = log end
+  r[#r + 1] = id
 end
 
-local function release(settings, specs)
-  local mode
-  mode, used, reserved, slack = string.match(settings, '^(%a+) (%-?%d+) (%d+) (%d+)$')
-  undo = mode == 'undo'
+local function settle_later(log, amounts, window, slack, item)
+  local s = settles[log]
+  if not s then
+    s = {amounts = amounts, window = window, slack = slack, items = {}}
+    settles[log] = s
+    sorder[#sorder + 1] = log
+  end
+  s.items[#s.items + 1] = item
+end
+
+local function gather(id, settings, specs)
+  local mode, used, reserved, slack = string.match(settings, '^(%a+) (%-?%d+) (%d+) (%d+)$')
+  local undo = mode == 'undo'
   used, reserved, slack = tonumber(used), tonumber(reserved), tonumber(slack)
   if used < 0 then used = nil end
   for kind, window in string.gmatch(specs, '(%a) (%d+)') do
     local log = KEYS[k]
     k = k + 1
     if kind == 't' then
-      settle(log, KEYS[k], tonumber(window))
+      local item = {id = id, undo = undo, used = used, reserved = reserved}
+      settle_later(log, KEYS[k], tonumber(window), slack, item)
       k = k + 1
     elseif kind == 'c' or undo then
-      redis.call('ZREM', log, id)
+      remove(log, id)
     end
   end
 end
 
+local function settle(log, s)
+  local ids = {}
+  for j, item in ipairs(s.items) do ids[j] = item.id end
+  local scores = redis.call('ZMSCORE', log, unpack(ids))
+  local amounts = redis.call('HMGET', s.amounts, unpack(ids))
+  local sets, gone, delta = {}, {}, 0
+  for j, item in ipairs(s.items) do
+    local at = tonumber(scores[j])
+    local amount = tonumber(amounts[j]) or 0
+    if item.undo then
+      if at then
+        gone[#gone + 1] = item.id
+        delta = delta - amount
+      end
+    elseif item.used then
+      if at and at > now - s.window then
+        -- still counted: set the entry to the real usage (a set, not an add: a replay is harmless)
+        sets[#sets + 1] = item.id
+        sets[#sets + 1] = item.used
+        delta = delta + item.used - amount
+      elseif item.used > item.reserved then
+        -- the reservation left the window already: charge only the excess, now, once
+        local extra = item.id .. '+'
+        if redis.call('ZADD', log, now, extra) == 1 then
+          redis.call('HSET', s.amounts, extra, item.used - item.reserved)
+          redis.call('HINCRBY', s.amounts, '_total', item.used - item.reserved)
+          redis.call('PEXPIRE', log, s.window + s.slack)
+          redis.call('PEXPIRE', s.amounts, s.window + s.slack)
+        end
+      end
+    end
+  end
+  if #gone > 0 then
+    redis.call('ZREM', log, unpack(gone))
+    redis.call('HDEL', s.amounts, unpack(gone))
+  end
+  if #sets > 0 then redis.call('HSET', s.amounts, unpack(sets)) end
+  if delta ~= 0 then redis.call('HINCRBY', s.amounts, '_total', delta) end
+end
+
 for i = 2, #ARGV, 3 do
-  id = ARGV[i]
-  release(ARGV[i + 1], ARGV[i + 2])
+  gather(ARGV[i], ARGV[i + 1], ARGV[i + 2])
+end
+for _, log in ipairs(rorder) do
+  redis.call('ZREM', log, unpack(removals[log]))
+end
+for _, log in ipairs(sorder) do
+  settle(log, settles[log])
 end
 return 0
 """

@@ -61,3 +61,28 @@ async def test_a_waiter_that_leaves_does_not_cancel_the_batch() -> None:
 
 async def _submit(coalescer: Coalescer[int, int], item: int) -> int:
     return await coalescer.submit(item)
+
+
+async def test_an_item_whose_caller_left_goes_to_the_orphan_hook_with_its_outcome() -> None:
+    orphans: list[tuple[int, int | None]] = []
+
+    def orphan(item: int, result: int | None) -> None:
+        orphans.append((item, result))
+
+    sender = Sender()
+    coalescer = Coalescer(sender.send, sender.spawn, orphan=orphan)
+    left = asyncio.ensure_future(_submit(coalescer, 1))
+    stays = asyncio.ensure_future(_submit(coalescer, 2))
+    await asyncio.sleep(0)  # both submitted, the batch not answered yet
+    left.cancel()
+    assert await stays == 20
+    await asyncio.gather(*sender.tasks)
+    assert orphans == [(1, 10)]  # the batch went out; its owner learns what the leaver got
+    failing = Sender(fail=True)
+    coalescer = Coalescer(failing.send, failing.spawn, orphan=orphan)
+    gone = asyncio.ensure_future(_submit(coalescer, 3))
+    await asyncio.sleep(0)  # submitted ...
+    coalescer.flush()  # ... and on its way
+    gone.cancel()
+    await asyncio.gather(*failing.tasks, return_exceptions=True)
+    assert orphans[-1] == (3, None)  # failed: the outcome is unknown
