@@ -26,6 +26,7 @@ import math
 import secrets
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -53,6 +54,7 @@ class _Layout:
     admit_specs: str | Bulk
     release_specs: str | Bulk
     keys: tuple[str | Bulk, ...]
+    resets: tuple[float, ...]  # each limit's reset when a decision charged it: its window (0: a slot)
 
 
 # (admission, used tokens or None, undo?): one release for the RELEASE script
@@ -72,11 +74,14 @@ class RedisStore:
         busy_retry_after: float = 1.0,
         skew_slack: float = 10.0,
         settle_delay: float = 0.01,
+        decision_timeout: float | None = None,
         owns_client: bool = False,
     ) -> None:
         """``lease_seconds``: a slot of a process that died frees itself this long after its last
         renewal. ``skew_slack``: extra key TTL, so that clock skew between hubs and Redis never
-        lets Redis expire a counter that a hub still counts."""
+        lets Redis expire a counter that a hub still counts. ``decision_timeout``: a batch of
+        decisions not answered within it fails each of them with ``TimeoutError`` (one timer a batch,
+        where a timeout around each ``admit`` would cost a timer a call)."""
         self._client = client
         self._prefix = prefix
         self._clock = clock
@@ -86,6 +91,7 @@ class RedisStore:
             _ms(skew_slack),
         )
         self._owns_client = owns_client
+        self._decision_timeout = decision_timeout
         self._origin = f"redis-{secrets.token_hex(6)}"
         self._ids = itertools.count()
         self._admit, self._release, self._renew = Script(ADMIT), Script(RELEASE), Script(RENEW)
@@ -126,7 +132,7 @@ class RedisStore:
             if not future.cancelled():  # answered, but the caller was cancelled before it saw it
                 self._undo_unseen(admission, None if future.exception() else future.result())
             raise
-        except LimitStoreUnavailable:
+        except (LimitStoreUnavailable, TimeoutError):
             self._undo(admission)  # the script may have run before the reply was lost
             raise
         if decision.admitted and admission.holds_resources:
@@ -196,8 +202,15 @@ class RedisStore:
             settings = f"{admission.tokens} {self._lease_ms} {self._slack_ms} {self._busy_ms}"
             args += [admission.id, settings, layout.admit_specs]
             keys += layout.keys
-        replies = await self._run(self._admit, keys, args)
-        return [_decision(admission, reply) for admission, reply in zip(admissions, replies, strict=True)]
+        if self._decision_timeout is None:
+            replies = await self._run(self._admit, keys, args)
+        else:
+            async with asyncio.timeout(self._decision_timeout):
+                replies = await self._run(self._admit, keys, args)
+        return [
+            _decision(admission, reply, self._layout(admission.limits).resets)
+            for admission, reply in zip(admissions, replies, strict=True)
+        ]
 
     async def _send_releases(self, releases: Sequence[_Release]) -> list[None]:
         keys: list[str | bytes] = []
@@ -226,6 +239,7 @@ class RedisStore:
             encoded(" ".join(f"{_KIND_CODES[s.kind]} {s.limit} {_ms(s.window)}" for s in limits)),
             encoded(" ".join(f"{_KIND_CODES[s.kind]} {_ms(s.window)}" for s in limits)),
             tuple(encoded(key) for key in self._keys(limits)),
+            tuple(0.0 if s.kind is Kind.CONCURRENCY else s.window for s in limits),
         )
         self._layouts[id(limits)] = layout
         return layout
@@ -271,12 +285,20 @@ class RedisStore:
         return keys
 
 
-def _decision(admission: Admission, reply: bytes | str) -> Decision:
+def _decision(admission: Admission, reply: bytes | str, resets: tuple[float, ...]) -> Decision:
+    """A decision from the script's answer. A decision charged just now (every call under its limits)
+    is answered "1" and each limit's remaining count: its reset is the limit's window, it was allowed
+    and waits for nothing. Any other answer gives each limit "allowed,remaining,reset_ms,retry_ms"."""
     # bytes, or str from a client made with decode_responses=True
-    admitted, *fields = (reply.decode() if isinstance(reply, bytes) else reply).split(" ")
-    if len(fields) != len(admission.limits):
-        raise ValueError(f"a decision of {len(admission.limits)} limits got {len(fields)} answers")
-    return Decision(admission if admitted == "1" else None, tuple(map(_status, admission.limits, fields)))
+    text = reply.decode() if isinstance(reply, bytes) else reply
+    admitted, *fields = text.split(" ")
+    limits = admission.limits
+    if len(fields) != len(limits):
+        raise ValueError(f"a decision of {len(limits)} limits got {len(fields)} answers")
+    if "," not in text:
+        charged = map(LimitStatus, limits, map(int, fields), resets, repeat(True), repeat(0.0))
+        return Decision(admission, tuple(charged))
+    return Decision(admission if admitted == "1" else None, tuple(map(_status, limits, fields)))
 
 
 def _status(spec: LimitSpec, field: str) -> LimitStatus:

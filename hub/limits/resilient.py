@@ -1,6 +1,8 @@
 """A shared store that keeps deciding when Redis does not: per-limit failure modes and a time budget.
 
-Every decision gets ``timeout`` seconds (tens of milliseconds) from the shared store. When it fails
+Every decision gets ``timeout`` seconds (tens of milliseconds) from the shared store (a shared store
+made ``self_bounded`` raises ``TimeoutError`` on its own: the Redis store times a whole batch of
+decisions with one timer instead of one per call). When it fails
 or runs out of time, each limit's ``failure_mode`` decides: ``closed`` refuses the call
 (``LimitStoreUnavailable``, 503) and ``local`` decides in this process's ``MemoryStore`` with the
 limit divided by the replica count, so that the replicas together still admit at most the limit.
@@ -53,6 +55,7 @@ class ResilientStore:
         *,
         replicas: int,
         timeout: float = 0.05,
+        self_bounded: bool = False,
         probe_interval: float = 1.0,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -62,6 +65,7 @@ class ResilientStore:
         self._local = local
         self._replicas = replicas
         self._timeout = timeout
+        self._self_bounded = self_bounded
         self._probe_interval = probe_interval
         self._clock = clock
         self._failing = False
@@ -78,8 +82,11 @@ class ResilientStore:
             return await self._local.admit(limits, tokens)
         if self._should_try():
             try:
-                async with asyncio.timeout(self._timeout):
+                if self._self_bounded:
                     decision = await self._shared.admit(limits, tokens)
+                else:
+                    async with asyncio.timeout(self._timeout):
+                        decision = await self._shared.admit(limits, tokens)
             except TimeoutError:
                 self.stats.timeouts += 1
                 self._failed("did not answer within %.0f ms" % (self._timeout * 1000))

@@ -42,7 +42,8 @@ end
 # ARGV: now, then per decision: id, "tokens lease_ms slack_ms busy_retry_ms", and "kind limit
 # window_ms" for each of its limits (few, packed arguments: encoding each one costs the hub CPU).
 # KEYS: every decision's keys in order; per limit its log, and for a tokens limit its amounts hash.
-# Returns one string per decision: "admitted" then per limit " allowed,remaining,reset_ms,retry_ms".
+# Returns one string per decision: "1" then per limit " remaining" when it was charged just now (the
+# common case, kept short); else "admitted" then per limit " allowed,remaining,reset_ms,retry_ms".
 #
 # A batch's decisions share their counters: each log is purged and counted once per batch (the first
 # decision that touches it), later decisions see the count kept in the script, and the batch's charges
@@ -207,25 +208,24 @@ local function decide(limits)
     l.fits = replay or counts[i] + l.cost <= l.limit
     ok = ok and l.fits
   end
-  if replay or not ok then flush() end  -- retry-after and reset read the logs' entries
+  if ok and not replay then
+    -- charged now: "1" and each limit's remaining count (its reset is its window, it waits nothing)
+    local out = {'1'}
+    for i, l in ipairs(limits) do
+      charge(l)
+      out[i + 1] = math.max(l.limit - counts[i] - l.cost, 0)
+    end
+    return table.concat(out, ' ')
+  end
+  -- Refused, or a replay (charged before): retry-after and reset read the logs' entries, so what is
+  -- pending is written first.
+  flush()
   local out = {ok and '1' or '0'}
   for i, l in ipairs(limits) do
-    local remaining = l.limit - counts[i]
-    if ok and not replay then
-      charge(l)
-      remaining = remaining - l.cost
-    end
     local wait = 0
     if not l.fits then wait = retry(l, counts[i]) end
-    -- Charged just now, the newest entry is this one: the window resets a whole window from now
-    -- (a slot has no reset). Only other outcomes need to look the newest entry up.
-    local r
-    if ok and not replay then
-      r = (l.kind == 'c') and 0 or l.window
-    else
-      r = reset(l)
-    end
-    out[#out + 1] = table.concat({l.fits and 1 or 0, math.max(remaining, 0), r, wait}, ',')
+    local fields = {l.fits and 1 or 0, math.max(l.limit - counts[i], 0), reset(l), wait}
+    out[#out + 1] = table.concat(fields, ',')
   end
   return table.concat(out, ' ')
 end

@@ -27,10 +27,11 @@ def build_store(settings: LimitsSettings) -> RateLimitStore:
     # calls (fail closed) while Redis was answering in a millisecond. The decision as a whole still
     # has a bound, for a hub whose loop is stuck.
     timeout = settings.timeout_ms / 1000
-    shared = RedisStore.from_url(settings.redis_url, prefix=settings.key_prefix, timeout=timeout)
-    return ResilientStore(
-        shared, MemoryStore(), replicas=settings.replicas, timeout=max(5 * timeout, DECISION_BOUND)
+    bound = max(5 * timeout, DECISION_BOUND)
+    shared = RedisStore.from_url(
+        settings.redis_url, prefix=settings.key_prefix, timeout=timeout, decision_timeout=bound
     )
+    return ResilientStore(shared, MemoryStore(), replicas=settings.replicas, timeout=bound, self_bounded=True)
 
 
 DECISION_BOUND = 0.25  # seconds: the least time a whole decision may take before its failure mode

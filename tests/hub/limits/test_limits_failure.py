@@ -38,11 +38,22 @@ class Hub:
 
     # Generous by default so that a busy test machine does not trip it before the kill; the stall
     # test below proves the tens-of-milliseconds budget on its own.
-    def __init__(self, server: RedisServer, clock: FakeClock, timeout: float = 0.25) -> None:
-        self.remote = RedisStore.from_url(server.url, clock=clock, timeout=1.0)
+    # ``self_bounded``: the Redis store times each batch of decisions itself (as the hub wires it);
+    # otherwise the resilient store times each decision.
+    def __init__(
+        self, server: RedisServer, clock: FakeClock, timeout: float = 0.25, self_bounded: bool = True
+    ) -> None:
+        bound = timeout if self_bounded else None
+        self.remote = RedisStore.from_url(server.url, clock=clock, timeout=1.0, decision_timeout=bound)
         self.local = MemoryStore(clock)
         self.store = ResilientStore(
-            self.remote, self.local, replicas=REPLICAS, timeout=timeout, probe_interval=PROBE, clock=clock
+            self.remote,
+            self.local,
+            replicas=REPLICAS,
+            timeout=timeout,
+            self_bounded=self_bounded,
+            probe_interval=PROBE,
+            clock=clock,
         )
 
 
@@ -148,10 +159,11 @@ async def test_release_goes_to_the_store_that_admitted(
     assert hub.store.stats.release_failures == 1
 
 
+@pytest.mark.parametrize("self_bounded", [True, False], ids=["batch-timer", "call-timer"])
 async def test_a_stalled_redis_trips_the_timeout_within_tens_of_ms(
-    redis_server: RedisServer, clock: FakeClock
+    redis_server: RedisServer, clock: FakeClock, self_bounded: bool
 ) -> None:
-    hub = Hub(redis_server, clock, timeout=0.03)
+    hub = Hub(redis_server, clock, timeout=0.03, self_bounded=self_bounded)
     try:
         warm = await hub.store.admit([LOCAL])  # a pooled connection is ready, the script cached
         assert warm.admission is not None and warm.admission.origin == hub.remote.origin
