@@ -3,7 +3,7 @@
 ``configure_logging(level, fmt)`` sets one handler on the root logger (stderr by default), so the
 hub's own loggers, the SDKs' and uvicorn's (``hub serve`` gives uvicorn no logging config of its own)
 all write through it. A JSON line holds ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``,
-``trace_id`` and ``span_id`` when a span is current (OpenTelemetry), ``exception`` (the traceback
+``trace_id`` and ``span_id`` when a span is current (``hub.tracing.logcontext``), ``exception`` (the traceback
 text) when there is one, and whatever the call passed as ``extra``.
 
 Redaction runs on every record the handler takes, before it is formatted: the message (with its
@@ -30,7 +30,8 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
-from opentelemetry import trace
+
+from hub.tracing.logcontext import current_ids
 
 if TYPE_CHECKING:
     from hub.settings import Settings
@@ -137,10 +138,10 @@ class JsonFormatter(_Redacting):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            entry["trace_id"] = format(context.trace_id, "032x")
-            entry["span_id"] = format(context.span_id, "016x")
+        ids = current_ids()
+        if ids is not None:
+            entry["trace_id"] = format(ids[0], "032x")
+            entry["span_id"] = format(ids[1], "016x")
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:

@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -32,22 +33,19 @@ def upstream() -> Iterator[FakeUpstream]:
         yield up
 
 
+def hub_settings(folder: Path, upstream_url: str, **model: Any) -> dict[str, Any]:
+    """One chat model on ``upstream_url`` (health checks off), a SQLite store in ``folder``."""
+    replicas = [{"url": upstream_url}]
+    chat = {"name": "fake-model", "task": "chat", "backend": "openai", "replicas": replicas}
+    chat["health"] = {"enabled": False}
+    return {"store": {"url": f"sqlite+aiosqlite:///{folder / 'hub.db'}"}, "models": [{**chat, **model}]}
+
+
 @pytest.fixture(scope="module")
 def config(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("logs")
-    settings = {
-        "server": {"log_level": "debug"},  # json is the default format
-        "store": {"url": f"sqlite+aiosqlite:///{folder / 'hub.db'}"},
-        "models": [
-            {
-                "name": "fake-model",
-                "task": "chat",
-                "backend": "openai",
-                "replicas": [{"url": upstream.base_url}],
-                "health": {"enabled": False},
-            }
-        ],
-    }
+    settings = hub_settings(folder, upstream.base_url)
+    settings["server"] = {"log_level": "debug"}  # json is the default format
     path = folder / "hub.yaml"
     path.write_text(yaml.safe_dump(settings))
     return path
@@ -90,3 +88,23 @@ def test_every_line_is_json_and_no_secret_is_written(hub: HubProcess, config: Pa
     assert secret not in log and BEARER not in log and BEARER.split(".")[2] not in log
     # The secrets did reach the log (the driver's debug lines quote the stored message), masked.
     assert any(MASK in entry["message"] and key.split("-")[1] in entry["message"] for entry in entries)
+
+
+def test_lines_written_during_a_call_carry_its_trace_id(tmp_path: Path) -> None:
+    # A replica that fails every call is ejected after its second failure in a row: the warning is
+    # written while that (second) call runs, so it must carry that call's trace id.
+    with run_fake_openai(mode="error") as failing:
+        settings = hub_settings(tmp_path, failing.base_url, outlier={"consecutive_failures": 2})
+        with run_hub(settings, tmp_path) as hub:
+            chat = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
+            traces = []
+            for _ in range(2):
+                answer = httpx.post(hub.v1 + "/chat/completions", json=chat, timeout=30)
+                assert answer.status_code >= 500
+                traces.append(answer.headers["x-hub-trace-id"])
+            log = hub.log()
+    entries = [orjson.loads(line) for line in log.splitlines()]
+    ejected = [entry for entry in entries if "ejected" in entry["message"]]
+    assert len(ejected) == 1, log
+    assert ejected[0]["trace_id"] == traces[1] and len(ejected[0]["span_id"]) == 16
+    assert all("trace_id" not in entry for entry in entries if "hub ready" in entry["message"])

@@ -16,6 +16,8 @@ import uvicorn.config
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, use_span
 
 from hub.logs import MASK, Redactor, build_handler, configure_logging
+from hub.tracing.logcontext import attach_ids, detach_ids
+from hub.tracing.recorder import Tracer
 
 KEY_SECRET = "Zm9vYmFyYmF6cXV4LXNlY3JldC10aGF0LWlzLWxvbmc"
 KEY = f"hub-0123456789abcdef-{KEY_SECRET}"
@@ -90,7 +92,7 @@ def test_one_json_object_per_line_with_secrets_masked(stream: tuple[logging.Logg
 
 def test_trace_and_span_ids_of_the_current_span(stream: tuple[logging.Logger, io.StringIO]) -> None:
     logger, buffer = stream
-    # What the hub's tracing stage makes current (hub.tracing.logcontext): a span of ids only.
+    # A span current in OpenTelemetry's API context (code instrumented with it) lends its ids too.
     span = NonRecordingSpan(
         SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, False, TraceFlags(1))
     )
@@ -100,6 +102,21 @@ def test_trace_and_span_ids_of_the_current_span(stream: tuple[logging.Logger, io
     inside, outside = lines(buffer)
     context = span.get_span_context()
     assert inside["trace_id"] == f"{context.trace_id:032x}" and inside["span_id"] == f"{context.span_id:016x}"
+    assert "trace_id" not in outside and "span_id" not in outside
+
+
+def test_the_ids_of_the_hub_call_being_served(stream: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, buffer = stream
+    server_span = Tracer().start("http chat")  # what the tracing stage makes current for a call
+    token = attach_ids(server_span)
+    try:
+        logger.info("inside")
+    finally:
+        detach_ids(token)
+    logger.info("outside")
+    inside, outside = lines(buffer)
+    assert inside["trace_id"] == f"{server_span.trace_id:032x}"
+    assert inside["span_id"] == f"{server_span.span_id:016x}"
     assert "trace_id" not in outside and "span_id" not in outside
 
 
