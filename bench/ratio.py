@@ -19,10 +19,11 @@ import contextlib
 import statistics
 import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.load import Wrk, WrkNotFound
+from bench.meters import process_cpu_seconds
 from bench.run import check_answer
 from bench.scenarios import Scenario, by_name
 from bench.servers import (
@@ -76,29 +77,52 @@ def _start(scenario: Scenario, upstream: Server, workdir: Path, cpu: int | None)
     return scenario, start_hub(workdir, config, cpu, scenario.name)
 
 
-def _round(wrk: Wrk, hubs: list[tuple[Scenario, Server]], args: argparse.Namespace) -> list[float]:
-    rates = []
+@dataclass(frozen=True, slots=True)
+class Point:
+    rps: float
+    cpu_us: float  # the hub's CPU time (user + system) per request
+
+
+def _round(wrk: Wrk, hubs: list[tuple[Scenario, Server]], args: argparse.Namespace) -> list[Point]:
+    points = []
     for scenario, hub in hubs:
+        cpu = process_cpu_seconds(hub.pid)
         load = wrk.run(hub.url + scenario.path, scenario, args.concurrency, args.duration)
+        cpu = process_cpu_seconds(hub.pid) - cpu
         if load.total_errors:
             print(f"bench: {scenario.name}: {load.total_errors} errors in a round", file=sys.stderr)
-        rates.append(load.rps)
-    named = (f"{s.name} {r:,.0f}" for (s, _), r in zip(hubs, rates, strict=True))
+        points.append(Point(load.rps, cpu / load.requests * 1e6 if load.requests else 0.0))
+    named = (f"{s.name} {p.rps:,.0f} ({p.cpu_us:.0f} us)" for (s, _), p in zip(hubs, points, strict=True))
     print("round: " + "  ".join(named), flush=True)
-    return rates
+    return points
 
 
-def _report(scenarios: list[Scenario], rounds: list[list[float]], args: argparse.Namespace) -> None:
+def _report(scenarios: list[Scenario], rounds: list[list[Point]], args: argparse.Namespace) -> None:
+    """Two ratios per configuration, each the median over rounds of the round's own ratio: req/s (what
+    the goals name), and the hub's CPU per request (the baseline's over this one's: the throughput the
+    hub's core would give if the hub alone bounded it; it does not move when the load generator's core,
+    which also runs the upstream and Redis, is the one that is short)."""
     print(f"\n{len(rounds)} rounds of {args.duration} s per configuration, concurrency {args.concurrency}")
-    print("| configuration | median req/s | median ratio to " + scenarios[0].name + " | ratio range |")
-    print("|---|---:|---:|---|")
+    base = scenarios[0].name
+    print(
+        f"| configuration | median req/s | req/s ratio to {base} (range) "
+        f"| hub CPU us/req | CPU-per-request ratio (range) |"
+    )
+    print("|---|---:|---:|---:|---:|")
     for i, scenario in enumerate(scenarios):
-        rates = [r[i] for r in rounds]
-        ratios = [r[i] / r[0] for r in rounds if r[0] > 0]
+        points = [r[i] for r in rounds]
+        ratios = [r[i].rps / r[0].rps for r in rounds if r[0].rps > 0]
+        capacity = [r[0].cpu_us / r[i].cpu_us for r in rounds if r[i].cpu_us > 0]
         print(
-            f"| {scenario.name} | {statistics.median(rates):,.0f} | {statistics.median(ratios):.0%} "
-            f"| {min(ratios):.0%}-{max(ratios):.0%} |"
+            f"| {scenario.name} | {statistics.median(p.rps for p in points):,.0f} "
+            f"| {_ratio(ratios)} | {statistics.median(p.cpu_us for p in points):.0f} | {_ratio(capacity)} |"
         )
+
+
+def _ratio(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.0%} ({min(values):.0%}-{max(values):.0%})"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
