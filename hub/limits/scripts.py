@@ -94,10 +94,23 @@ local function flush()
   zadds, zttl, hsets, hsum, httl, touched, htouched = {}, {}, {}, {}, {}, {}, {}
 end
 
+-- At most PAGES pages of expired entries are purged per limit and run, so that no script blocks Redis
+-- for long after a quiet spell; a backlog left over is still counted (too much, never too little)
+-- and purged by the next runs. A log whose entries have all expired is dropped whole (UNLINK frees it
+-- off Redis's main thread).
+local PAGE, PAGES = 500, 4
+
 local function purge_tokens(l, horizon)
-  while true do
-    local old = redis.call('ZRANGEBYSCORE', l.log, '-inf', horizon, 'LIMIT', 0, 500)
+  for page = 1, PAGES do
+    local old = redis.call('ZRANGEBYSCORE', l.log, '-inf', horizon, 'LIMIT', 0, PAGE)
     if #old == 0 then return end
+    if page == 1 and #old == PAGE then
+      local newest = redis.call('ZRANGE', l.log, -1, -1, 'WITHSCORES')
+      if tonumber(newest[2]) <= horizon then
+        redis.call('UNLINK', l.log, l.amounts)
+        return
+      end
+    end
     local amounts = redis.call('HMGET', l.amounts, unpack(old))
     local freed = 0
     for j = 1, #old do freed = freed + (tonumber(amounts[j]) or 0) end
@@ -114,7 +127,12 @@ local function used(l)
     redis.call('ZREMRANGEBYSCORE', l.log, '-inf', now)
     u = redis.call('ZCARD', l.log)
   elseif l.kind == 'r' then
-    redis.call('ZREMRANGEBYSCORE', l.log, '-inf', now - l.window)
+    local newest = redis.call('ZRANGE', l.log, -1, -1, 'WITHSCORES')
+    if #newest > 0 and tonumber(newest[2]) <= now - l.window then
+      redis.call('UNLINK', l.log)  -- every entry has expired: drop the log whole
+    else
+      redis.call('ZREMRANGEBYSCORE', l.log, '-inf', now - l.window)
+    end
     u = redis.call('ZCARD', l.log)
   else
     purge_tokens(l, now - l.window)
