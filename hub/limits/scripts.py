@@ -55,30 +55,51 @@ ADMIT = (
     + """
 local k = 1  -- the next unread key
 local id, cost, lease, slack, busy
-local specs_seen = {}  -- spec string -> its limits' {kind, limit, window}
+local specs_seen = {}  -- spec string -> its limits' {kind, limit, window} and how many keys they have
+local layouts = {}  -- spec string and keys -> that decision's limits (equal ones share them)
+local settings_seen = {}  -- settings string -> {cost, lease, slack, busy}
 local counted = {}  -- log key -> amount counted now (purged and read once per batch)
 local zadds, zttl, hsets, hsum, httl = {}, {}, {}, {}, {}  -- pending writes per key
 local touched, htouched = {}, {}  -- keys with pending writes, in first-write order
 
 local function parse(settings, specs)
-  cost, lease, slack, busy = string.match(settings, '^(%d+) (%d+) (%d+) (%d+)$')
-  cost, lease, slack, busy = tonumber(cost), tonumber(lease), tonumber(slack), tonumber(busy)
+  local set = settings_seen[settings]
+  if not set then
+    local c, l, s, b = string.match(settings, '^(%d+) (%d+) (%d+) (%d+)$')
+    set = {tonumber(c), tonumber(l), tonumber(s), tonumber(b)}
+    settings_seen[settings] = set
+  end
+  cost, lease, slack, busy = set[1], set[2], set[3], set[4]
   local parsed = specs_seen[specs]
   if not parsed then
-    parsed = {}
+    parsed = {nkeys = 0}
     for kind, limit, window in string.gmatch(specs, '(%a) (%d+) (%d+)') do
       parsed[#parsed + 1] = {kind, tonumber(limit), tonumber(window)}
+      parsed.nkeys = parsed.nkeys + (kind == 't' and 2 or 1)
     end
     specs_seen[specs] = parsed
   end
-  local limits = {}
+  -- Decisions of one (model, team, key) name the same limits with the same keys: built once a run.
+  local first, last = k, k + parsed.nkeys - 1
+  k = last + 1
+  local signature = specs .. '|' .. table.concat(KEYS, '|', first, last)
+  local limits = layouts[signature]
+  if limits then return limits end
+  limits = {}
   for i, p in ipairs(parsed) do
-    local l = {kind = p[1], limit = p[2], window = p[3], log = KEYS[k], cost = 1}
-    k = k + 1
-    if l.kind == 't' then l.amounts = KEYS[k]; k = k + 1; l.cost = cost end
+    local l = {kind = p[1], limit = p[2], window = p[3], log = KEYS[first]}
+    first = first + 1
+    if l.kind == 't' then l.amounts = KEYS[first]; first = first + 1 end
     limits[i] = l
   end
+  layouts[signature] = limits
   return limits
+end
+
+-- What a decision costs a limit: its tokens for a tokens limit, one request or slot otherwise.
+local function cost_of(l)
+  if l.kind == 't' then return cost end
+  return 1
 end
 
 local function flush()
@@ -144,8 +165,9 @@ end
 
 local function retry(l, u)
   if l.kind == 'c' then return busy end
-  if l.cost > l.limit then return l.window end
-  local need = u + l.cost - l.limit
+  local c = cost_of(l)
+  if c > l.limit then return l.window end
+  local need = u + c - l.limit
   if l.kind == 'r' then
     local e = redis.call('ZRANGE', l.log, need - 1, need - 1, 'WITHSCORES')
     if #e == 0 then return l.window end
@@ -173,7 +195,7 @@ local function reset(l)
 end
 
 local function charge(l)
-  counted[l.log] = counted[l.log] + l.cost
+  counted[l.log] = counted[l.log] + cost_of(l)
   local z = zadds[l.log]
   if not z then
     z = {}
@@ -220,18 +242,18 @@ local function decide(limits)
       if redis.call('ZSCORE', l.log, id) then replay = true end
     end
   end
-  local counts, ok = {}, true
+  local counts, fits, ok = {}, {}, true
   for i, l in ipairs(limits) do
     counts[i] = used(l)
-    l.fits = replay or counts[i] + l.cost <= l.limit
-    ok = ok and l.fits
+    fits[i] = replay or counts[i] + cost_of(l) <= l.limit
+    ok = ok and fits[i]
   end
   if ok and not replay then
     -- charged now: "1" and each limit's remaining count (its reset is its window, it waits nothing)
     local out = {'1'}
     for i, l in ipairs(limits) do
       charge(l)
-      out[i + 1] = math.max(l.limit - counts[i] - l.cost, 0)
+      out[i + 1] = math.max(l.limit - counts[i] - cost_of(l), 0)
     end
     return table.concat(out, ' ')
   end
@@ -241,8 +263,8 @@ local function decide(limits)
   local out = {ok and '1' or '0'}
   for i, l in ipairs(limits) do
     local wait = 0
-    if not l.fits then wait = retry(l, counts[i]) end
-    local fields = {l.fits and 1 or 0, math.max(l.limit - counts[i], 0), reset(l), wait}
+    if not fits[i] then wait = retry(l, counts[i]) end
+    local fields = {fits[i] and 1 or 0, math.max(l.limit - counts[i], 0), reset(l), wait}
     out[#out + 1] = table.concat(fields, ',')
   end
   return table.concat(out, ' ')
