@@ -86,8 +86,8 @@ def _keep(span: Span) -> Kept:
         int(span.status_code),
         span.status_description,
         span.attributes,
-        tuple((event.name, event.time_ns, event.attributes) for event in span.events),
-        tuple((link.trace_id, link.span_id) for link in span.links),
+        tuple((event.name, event.time_ns, event.attributes) for event in span.events) if span.events else (),
+        tuple((link.trace_id, link.span_id) for link in span.links) if span.links else (),
     )
 
 
