@@ -33,6 +33,7 @@ from bench.servers import (
     can_pin,
     create_key,
     hub_config,
+    needs_sink,
     redis_pinned,
     start_hub,
     start_upstream,
@@ -53,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         upstream = start_upstream(workdir, load_cpu, chunks=5)
         stack.callback(upstream.stop)
+        sink = None
+        if any(needs_sink(s.hub_overrides) for s in scenarios):
+            sink = start_upstream(workdir, load_cpu, chunks=5, name="sink")
+            stack.callback(sink.stop)
         hubs: list[tuple[Scenario, Server]] = []
         for scenario in scenarios:
-            scenario, hub = _start(scenario, upstream, workdir, hub_cpu)
+            scenario, hub = _start(scenario, upstream, sink, workdir, hub_cpu)
             stack.callback(hub.stop)
             redis_url = scenario.hub_overrides.get("limits", {}).get("redis_url")
             if redis_url:
@@ -64,12 +69,17 @@ def main(argv: list[str] | None = None) -> int:
             wrk.run(hub.url + scenario.path, scenario, args.concurrency, 1)  # warm up
             hubs.append((scenario, hub))
         rounds = [_round(wrk, hubs, args) for _ in range(args.rounds)]
+        if sink is not None:
+            stats = sink.get_json("/_stats")
+            print(f"sink: {stats['otlp_exports']:,} OTLP export requests, {stats['otlp_bytes']:,} bytes")
     _report(scenarios, rounds, args)
     return 0
 
 
-def _start(scenario: Scenario, upstream: Server, workdir: Path, cpu: int | None) -> tuple[Scenario, Server]:
-    config = hub_config(upstream.url, scenario.hub_overrides)
+def _start(
+    scenario: Scenario, upstream: Server, sink: Server | None, workdir: Path, cpu: int | None
+) -> tuple[Scenario, Server]:
+    config = hub_config(upstream.url, scenario.hub_overrides, None if sink is None else sink.url)
     config["store"] = {"url": f"sqlite+aiosqlite:///{workdir / scenario.name}.db"}
     if scenario.api_key:
         key = create_key(workdir, config, scenario.name)

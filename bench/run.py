@@ -31,6 +31,7 @@ from bench.servers import (
     can_pin,
     create_key,
     hub_config,
+    needs_sink,
     redis_pinned,
     start_hub,
     start_upstream,
@@ -153,18 +154,21 @@ class Bench:
         self.load_cpu = LOAD_CPU if pin else None
 
     def run(self) -> None:
-        upstream = start_upstream(self.workdir, self.load_cpu, self.args.chunks)
-        try:
+        with contextlib.ExitStack() as stack:
+            upstream = start_upstream(self.workdir, self.load_cpu, self.args.chunks)
+            stack.callback(upstream.stop)
+            sink = None
+            if any(needs_sink(s.hub_overrides) for s in self.args.scenarios):
+                sink = start_upstream(self.workdir, self.load_cpu, self.args.chunks, name="sink")
+                stack.callback(sink.stop)
             for scenario in self.args.scenarios:
-                self._scenario(scenario, upstream)
-        finally:
-            upstream.stop()
+                self._scenario(scenario, upstream, sink)
 
-    def _scenario(self, scenario: Scenario, upstream: Server) -> None:
+    def _scenario(self, scenario: Scenario, upstream: Server, sink: Server | None) -> None:
         targets = [t for t in self.args.targets if t is Target.HUB or scenario.direct]
         hub = None
         if Target.HUB in targets:
-            config = hub_config(upstream.url, scenario.hub_overrides)
+            config = hub_config(upstream.url, scenario.hub_overrides, None if sink is None else sink.url)
             # The run's own database (ledger, keys, tasks), never a hub.db in the checkout.
             config["store"] = {"url": f"sqlite+aiosqlite:///{self.workdir / scenario.name}.db"}
             if scenario.api_key:

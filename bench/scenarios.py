@@ -88,10 +88,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="chat-otlp",
-        description="chat traced at 100% and exported over OTLP/HTTP in batches to a local sink",
+        description="chat traced at 100%, exported over OTLP/HTTP in batches to a local sink process",
         path="/v1/chat/completions",
         body=_chat(stream=False),
-        hub_overrides={"tracing": {"sample_ratio": 1.0, "otlp": {"endpoint": "{upstream}"}}},
+        hub_overrides={"tracing": {"sample_ratio": 1.0, "otlp": {"endpoint": "{sink}"}}},
         direct=False,
         expect=b'"chat.completion"',
     ),

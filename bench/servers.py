@@ -88,15 +88,25 @@ def _start(name: str, cmd: list[str], ready_path: str, workdir: Path, timeout: f
     raise AssertionError("unreachable")
 
 
-def start_upstream(workdir: Path, cpu: int | None, chunks: int) -> Server:
-    """The fake OpenAI upstream (tests/support/fake_openai.py) in mode ``ok``: answers at once."""
+def start_upstream(workdir: Path, cpu: int | None, chunks: int, name: str = "upstream") -> Server:
+    """The fake OpenAI upstream (tests/support/fake_openai.py) in mode ``ok``: answers at once. A
+    second one started as ``sink`` is the OTLP collector of the scenarios that export traces."""
     cmd = [sys.executable, "-m", "tests.support.fake_openai", "--port", "{port}", "--mode", "ok"]
     cmd += ["--chunks", str(chunks), "--models", MODEL]
-    return _start("upstream", pinned(cmd, cpu), "/_stats", workdir)
+    return _start(name, pinned(cmd, cpu), "/_stats", workdir)
 
 
-def hub_config(upstream_url: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The hub's YAML config: model ``fake-model`` on the upstream, then the scenario's overrides."""
+def needs_sink(overrides: Mapping[str, Any]) -> bool:
+    """Does a scenario's configuration name the OTLP sink (``{sink}``)?"""
+    return "{sink}" in repr(overrides)
+
+
+def hub_config(
+    upstream_url: str, overrides: Mapping[str, Any], sink_url: str | None = None
+) -> dict[str, Any]:
+    """The hub's YAML config: model ``fake-model`` on the upstream, then the scenario's overrides, where
+    ``{upstream}`` is the upstream's URL and ``{sink}`` the OTLP sink's (a process of its own, as a
+    collector would be: not the model server's event loop)."""
     base: dict[str, Any] = {
         "models": [
             {
@@ -107,18 +117,20 @@ def hub_config(upstream_url: str, overrides: Mapping[str, Any]) -> dict[str, Any
             }
         ]
     }
-    return _with_upstream(deep_merge(base, overrides), upstream_url)
+    urls = {"{upstream}": upstream_url, "{sink}": sink_url or upstream_url}
+    return _with_urls(deep_merge(base, overrides), urls)
 
 
-def _with_upstream(value: Any, upstream_url: str) -> Any:
-    """``{upstream}`` in a scenario's string settings is the fake upstream's base URL (it also serves
-    an OTLP/HTTP sink at ``/v1/traces``)."""
+def _with_urls(value: Any, urls: Mapping[str, str]) -> Any:
+    """Each placeholder of ``urls`` in a scenario's string settings replaced by its URL."""
     if isinstance(value, str):
-        return value.replace("{upstream}", upstream_url)
+        for placeholder, url in urls.items():
+            value = value.replace(placeholder, url)
+        return value
     if isinstance(value, Mapping):
-        return {k: _with_upstream(v, upstream_url) for k, v in value.items()}
+        return {k: _with_urls(v, urls) for k, v in value.items()}
     if isinstance(value, list):
-        return [_with_upstream(v, upstream_url) for v in value]
+        return [_with_urls(v, urls) for v in value]
     return value
 
 

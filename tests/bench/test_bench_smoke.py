@@ -54,3 +54,5 @@ def test_ratio_measures_configurations_in_rounds_against_the_baseline() -> None:
     median_rps, cpu_us = float(row.split("|")[2].replace(",", "")), float(row.split("|")[4])
     assert median_rps > 0 and cpu_us > 0  # the hub's CPU per request is measured too
     assert "errors in a round" not in proc.stderr
+    (sink,) = [line for line in proc.stdout.splitlines() if line.startswith("sink: ")]
+    assert int(sink.split()[1].replace(",", "")) > 0  # the traces reached the sink process
