@@ -19,6 +19,10 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _FIXED64 = struct.Struct("<Q")
 _DOUBLE = struct.Struct("<d")
 _TIMES = struct.Struct("<BQBQ")  # Span.start_time_unix_nano (7) and end_time_unix_nano (8), fixed64
+# Span.trace_id (1, 16 bytes) and span_id (2, 8 bytes), big-endian as W3C writes them; parent_span_id (4)
+_IDS = struct.Struct(">BBQQBBQ")
+_PARENT = struct.Struct(">BBQ")
+_LOW64 = (1 << 64) - 1
 _SMALL = tuple(bytes((n,)) for n in range(128))
 MAX_CACHED = 4096
 
@@ -93,24 +97,40 @@ class Encoder:
         self._names: dict[str, bytes] = {}
 
     def encode(self, spans: Sequence[Span]) -> bytes:
-        body = b"".join([self._scope, *[_field(b"\x12", self.span(span)) for span in spans]])  # spans = 2
-        resource_spans = self._resource + _field(b"\x12", body)  # ResourceSpans.scope_spans = 2
-        return _field(b"\x0a", resource_spans)  # ExportTraceServiceRequest.resource_spans = 1
+        parts = [self._scope]
+        size = len(self._scope)
+        for span in spans:
+            body = self.span(span)
+            prefix = b"\x12" + varint(len(body))  # ScopeSpans.spans = 2
+            parts += (prefix, body)
+            size += len(prefix) + len(body)
+        # ResourceSpans.scope_spans = 2, then ExportTraceServiceRequest.resource_spans = 1: length
+        # prefixes computed, not whole copies of the batch made at each level.
+        scope_spans = b"\x12" + varint(size)
+        head = self._resource + scope_spans
+        return b"".join([b"\x0a", varint(len(head) + size), head, *parts])
 
     def span(self, span: Span) -> bytes:
         """One ``Span`` message's body."""
-        parts = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
+        trace_id = span.trace_id
+        parts = [_IDS.pack(0x0A, 0x10, trace_id >> 64, trace_id & _LOW64, 0x12, 0x08, span.span_id)]
         if span.tracestate:
             parts.append(_string(b"\x1a", span.tracestate))
         if span.parent_id:
-            parts += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
+            parts.append(_PARENT.pack(0x22, 0x08, span.parent_id))
         name = self._names.get(span.name)
         if name is None:
             name = self._remember_name(span.name)
         parts += (name, _SMALL[span.kind])  # the kind tag is in the cached name's tail
         parts.append(_TIMES.pack(0x39, span.start_ns, 0x41, span.end_ns))
+        pairs = self._pairs
         for key, value in span.attributes.items():
-            parts += (_SPAN_ATTRIBUTE, self._pair(key, value))
+            kind = value.__class__
+            if kind is list or kind is tuple:
+                parts.append(_SPAN_ATTRIBUTE + key_value(key, value))
+                continue
+            encoded = pairs.get((key, kind, value))
+            parts.append(encoded if encoded is not None else self._remember_pair(key, kind, value))
         for event in span.events:
             parts.append(_field(_EVENT, self._event(event)))
         for link in span.links:
@@ -125,16 +145,12 @@ class Encoder:
         self._names[name] = encoded
         return encoded
 
-    def _pair(self, key: str, value: object) -> bytes:
-        if isinstance(value, list | tuple):
-            return key_value(key, value)
-        cache_key = (key, type(value), value)
-        encoded = self._pairs.get(cache_key)
-        if encoded is None:
-            encoded = key_value(key, value)
-            if len(self._pairs) >= MAX_CACHED:
-                self._pairs.clear()
-            self._pairs[cache_key] = encoded
+    def _remember_pair(self, key: str, kind: type, value: object) -> bytes:
+        """A span attribute, tag included, encoded and kept for the next span that carries it."""
+        encoded = _SPAN_ATTRIBUTE + key_value(key, value)
+        if len(self._pairs) >= MAX_CACHED:
+            self._pairs.clear()
+        self._pairs[(key, kind, value)] = encoded
         return encoded
 
     def _event(self, event: Event) -> bytes:
