@@ -149,21 +149,45 @@ class MemoryStore:
         cost = reservation(limits, tokens)
         now = self._clock()
         self._sweep(now)
-        checks = [self._check(spec, cost, now) for spec in limits]
-        if not all(allowed for _, allowed in checks):
-            refused = (
-                self._refused(spec, *check, cost, now) for spec, check in zip(limits, checks, strict=True)
-            )
-            return Decision(None, tuple(refused))
+        # Checked then charged in two passes, written out rather than through helpers per limit:
+        # every call makes this decision over all its limits (six is common).
+        logs, slots = self._logs, self._slots
+        counts = []
+        fits = True
+        for spec in limits:
+            kind = spec.kind
+            if kind is Kind.CONCURRENCY:
+                used = slots.get(spec.name, 0)
+                amount = 1
+            else:
+                log = logs.get(spec.name)
+                used = log.used(now) if log is not None else 0
+                amount = cost if kind is Kind.TOKENS else 1
+            counts.append(used)
+            if used + amount > spec.limit:
+                fits = False
+        if not fits:
+            refused = zip(limits, counts, strict=True)
+            return Decision(None, tuple(self._refused(spec, used, cost, now) for spec, used in refused))
         admission = Admission(f"{self._origin}.{next(self._ids):x}", limits, cost, self._origin)
         held = _Held(admission, [], [])
-        charged = (
-            self._charge(spec, used, cost, now, held) for spec, (used, _) in zip(limits, checks, strict=True)
-        )
-        statuses = tuple(charged)
-        if admission.holds_resources:
+        statuses = []
+        for spec, used in zip(limits, counts, strict=True):
+            kind = spec.kind
+            if kind is Kind.CONCURRENCY:
+                slots[spec.name] = used + 1
+                held.slots.append(spec.name)
+                statuses.append(LimitStatus(spec, spec.limit - used - 1, 0.0, True))
+                continue
+            log = self._log(spec)
+            if kind is Kind.TOKENS:
+                held.entries.append((spec, log, log.add(now, cost)))
+            else:
+                log.add(now, 1)
+            statuses.append(LimitStatus(spec, max(spec.limit - log.total, 0), spec.window, True))
+        if held.entries or held.slots:
             self._held[admission.id] = held
-        return Decision(admission, statuses)
+        return Decision(admission, tuple(statuses))
 
     async def release(self, admission: Admission, used_tokens: int | None = None) -> None:
         held = self._held.pop(admission.id, None)
@@ -186,27 +210,9 @@ class MemoryStore:
     async def aclose(self) -> None:
         return None
 
-    def _check(self, spec: LimitSpec, cost: int, now: float) -> tuple[int, bool]:
-        if spec.kind is Kind.CONCURRENCY:
-            used = self._slots.get(spec.name, 0)
-            return used, used + 1 <= spec.limit
-        log = self._logs.get(spec.name)
-        used = log.used(now) if log is not None else 0
-        return used, used + _cost(spec, cost) <= spec.limit
-
-    def _charge(self, spec: LimitSpec, used: int, cost: int, now: float, held: _Held) -> LimitStatus:
-        if spec.kind is Kind.CONCURRENCY:
-            self._slots[spec.name] = used + 1
-            held.slots.append(spec.name)
-            return LimitStatus(spec, spec.limit - used - 1, 0.0, True)
-        log = self._log(spec)
-        seq = log.add(now, _cost(spec, cost))
-        if spec.kind is Kind.TOKENS:
-            held.entries.append((spec, log, seq))
-        return LimitStatus(spec, max(spec.limit - log.total, 0), spec.window, True)
-
-    def _refused(self, spec: LimitSpec, used: int, allowed: bool, cost: int, now: float) -> LimitStatus:
+    def _refused(self, spec: LimitSpec, used: int, cost: int, now: float) -> LimitStatus:
         remaining = max(spec.limit - used, 0)
+        allowed = used + _cost(spec, cost) <= spec.limit
         if spec.kind is Kind.CONCURRENCY:
             retry = 0.0 if allowed else self._busy_retry_after
             return LimitStatus(spec, remaining, 0.0, allowed, retry)
