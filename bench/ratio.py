@@ -33,10 +33,9 @@ from bench.servers import (
     can_pin,
     create_key,
     hub_config,
-    needs_sink,
     redis_pinned,
+    start_fakes,
     start_hub,
-    start_upstream,
 )
 
 
@@ -52,12 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         except WrkNotFound as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return 2
-        upstream = start_upstream(workdir, load_cpu, chunks=5)
-        stack.callback(upstream.stop)
-        sink = None
-        if any(needs_sink(s.hub_overrides) for s in scenarios):
-            sink = start_upstream(workdir, load_cpu, chunks=5, name="sink")
-            stack.callback(sink.stop)
+        upstream, sink = start_fakes(stack, workdir, load_cpu, 5, (s.hub_overrides for s in scenarios))
         hubs: list[tuple[Scenario, Server]] = []
         for scenario in scenarios:
             scenario, hub = _start(scenario, upstream, sink, workdir, hub_cpu)

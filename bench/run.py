@@ -31,10 +31,9 @@ from bench.servers import (
     can_pin,
     create_key,
     hub_config,
-    needs_sink,
     redis_pinned,
+    start_fakes,
     start_hub,
-    start_upstream,
 )
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results"
@@ -155,12 +154,8 @@ class Bench:
 
     def run(self) -> None:
         with contextlib.ExitStack() as stack:
-            upstream = start_upstream(self.workdir, self.load_cpu, self.args.chunks)
-            stack.callback(upstream.stop)
-            sink = None
-            if any(needs_sink(s.hub_overrides) for s in self.args.scenarios):
-                sink = start_upstream(self.workdir, self.load_cpu, self.args.chunks, name="sink")
-                stack.callback(sink.stop)
+            overrides = (s.hub_overrides for s in self.args.scenarios)
+            upstream, sink = start_fakes(stack, self.workdir, self.load_cpu, self.args.chunks, overrides)
             for scenario in self.args.scenarios:
                 self._scenario(scenario, upstream, sink)
 

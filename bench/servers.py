@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,9 +96,22 @@ def start_upstream(workdir: Path, cpu: int | None, chunks: int, name: str = "ups
     return _start(name, pinned(cmd, cpu), "/_stats", workdir)
 
 
-def needs_sink(overrides: Mapping[str, Any]) -> bool:
-    """Does a scenario's configuration name the OTLP sink (``{sink}``)?"""
-    return "{sink}" in repr(overrides)
+def start_fakes(
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    cpu: int | None,
+    chunks: int,
+    overrides: Iterable[Mapping[str, Any]],
+) -> tuple[Server, Server | None]:
+    """The fake upstream, and the OTLP sink when any of the scenarios' ``overrides`` names it
+    (``{sink}``); both stop when ``stack`` closes."""
+    upstream = start_upstream(workdir, cpu, chunks)
+    stack.callback(upstream.stop)
+    if not any("{sink}" in repr(o) for o in overrides):
+        return upstream, None
+    sink = start_upstream(workdir, cpu, chunks, name="sink")
+    stack.callback(sink.stop)
+    return upstream, sink
 
 
 def hub_config(

@@ -74,9 +74,6 @@ class _Log:
         self.total += amount
         return self.base + len(self.times) - 1
 
-    def amount(self, seq: int) -> int:
-        return self.amounts[seq - self.base]
-
     def set_amount(self, seq: int, amount: int) -> None:
         index = seq - self.base
         self.total += amount - self.amounts[index]

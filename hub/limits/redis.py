@@ -197,8 +197,8 @@ class RedisStore:
     async def _send_admits(self, admissions: Sequence[Admission]) -> list[Decision]:
         keys: list[str | bytes] = []
         args: list[str | int | bytes] = [self._now()]
-        for admission in admissions:
-            layout = self._layout(admission.limits)
+        layouts = [self._layout(admission.limits) for admission in admissions]
+        for admission, layout in zip(admissions, layouts, strict=True):
             settings = f"{admission.tokens} {self._lease_ms} {self._slack_ms} {self._busy_ms}"
             args += [admission.id, settings, layout.admit_specs]
             keys += layout.keys
@@ -207,10 +207,8 @@ class RedisStore:
         else:
             async with asyncio.timeout(self._decision_timeout):
                 replies = await self._run(self._admit, keys, args)
-        return [
-            _decision(admission, reply, self._layout(admission.limits).resets)
-            for admission, reply in zip(admissions, replies, strict=True)
-        ]
+        answers = zip(admissions, replies, layouts, strict=True)
+        return [_decision(admission, reply, layout.resets) for admission, reply, layout in answers]
 
     async def _send_releases(self, releases: Sequence[_Release]) -> list[None]:
         keys: list[str | bytes] = []

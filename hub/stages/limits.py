@@ -79,16 +79,12 @@ class LimitsStage:
             raise
         if result.chunks is None:
             used = result.usage.total_tokens if result.usage is not None else estimate.total
-            await self._settle(admission, used)
+            # Before answering: a caller that sends its next request at once must find its slot
+            # free. A call holding no slot only settles tokens, which no store waits on the network
+            # for (a shared store sends them a few ms later, with others' settlements).
+            await self._store.release(admission, used)
             return result
         return Result(chunks=self._settle_stream(result.chunks, admission, estimate), replica=result.replica)
-
-    async def _settle(self, admission: Admission, used: int) -> None:
-        """Free slots before answering (a caller that sends its next request at once must find its
-        slot free). A call holding no slot only settles tokens, which no store waits on the network
-        for (a shared store sends them a few milliseconds later, with others): a late refund only
-        errs towards counting too much for a moment."""
-        await self._store.release(admission, used)
 
     async def _settle_stream(
         self, chunks: AsyncGenerator[Chunk, None], admission: Admission, estimate: Estimate
