@@ -41,13 +41,13 @@ async def test_an_entry_whose_log_was_swept_never_touches_the_new_log() -> None:
     clock.advance(61)  # the entry leaves its window; the idle log is swept by the next decision
     fresh = await store.admit([LimitSpec(Scope.KEY, "other", Kind.REQUESTS, 5)])
     assert fresh.admitted
-    new = await store.admit([TPM], tokens=500)  # a new log for TPM: its first entry is at index 0
-    assert new.statuses[0].remaining == TPM.limit - 500
+    new = await store.admit([TPM], tokens=300)  # a new log for TPM: its first entry is at index 0
+    assert new.statuses[0].remaining == TPM.limit - 300
     # Usage known only now, past the window: the old reservation is gone, the excess (200) is new.
-    # It must not be written into the new log's entry at the same position.
+    # It must not be written into the new log's entry at the same position (that would make it 700).
     await store.release(old.admission, used_tokens=700)
     probe = await store.admit([TPM], tokens=1)
-    assert probe.statuses[0].remaining == TPM.limit - (500 + 200 + 1)
+    assert probe.statuses[0].remaining == TPM.limit - (300 + 200 + 1)
 
 
 async def test_a_full_window_keeps_no_objects_the_collector_tracks() -> None:
