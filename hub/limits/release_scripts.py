@@ -36,15 +36,16 @@ local function settle_later(log, amounts, window, slack, item)
 end
 
 local function gather(id, settings, specs)
-  local mode, used, reserved, slack = string.match(settings, '^(%a+) (%-?%d+) (%d+) (%d+)$')
+  local mode, used_s, reserved, slack = string.match(settings, '^(%a+) (%-?%d+) (%d+) (%d+)$')
   local undo = mode == 'undo'
-  used, reserved, slack = tonumber(used), tonumber(reserved), tonumber(slack)
+  local used = tonumber(used_s)
+  reserved, slack = tonumber(reserved), tonumber(slack)
   if used < 0 then used = nil end
   for kind, window in string.gmatch(specs, '(%a) (%d+)') do
     local log = KEYS[k]
     k = k + 1
     if kind == 't' then
-      local item = {id = id, undo = undo, used = used, reserved = reserved}
+      local item = {id = id, undo = undo, used = used, used_s = used_s, reserved = reserved}
       settle_later(log, KEYS[k], tonumber(window), slack, item)
       k = k + 1
     elseif kind == 'c' or undo then
@@ -71,7 +72,7 @@ local function settle(log, s)
       if at and at > now - s.window then
         -- still counted: set the entry to the real usage (a set, not an add: a replay is harmless)
         sets[#sets + 1] = item.id
-        sets[#sets + 1] = item.used
+        sets[#sets + 1] = item.used_s  -- the string as it came: no number formatting (see ADMIT)
         delta = delta + item.used - amount
       elseif item.used > item.reserved then
         -- the reservation left the window already: charge only the excess, now, once
@@ -90,7 +91,7 @@ local function settle(log, s)
     redis.call('HDEL', s.amounts, unpack(gone))
   end
   if #sets > 0 then redis.call('HSET', s.amounts, unpack(sets)) end
-  if delta ~= 0 then redis.call('HINCRBY', s.amounts, '_total', delta) end
+  if delta ~= 0 then redis.call('HINCRBY', s.amounts, '_total', string.format('%d', delta)) end
 end
 
 for i = 2, #ARGV, 3 do

@@ -167,3 +167,16 @@ async def test_a_zero_limit_admits_nothing(make_store: StoreFactory) -> None:
     closed = LimitSpec(Scope.TEAM, "t0", Kind.REQUESTS, 0)
     refused = await store.admit([closed])
     assert not refused.admitted and refused.retry_after == pytest.approx(60)
+
+
+async def test_counts_too_large_for_short_float_formatting_stay_exact(make_store: StoreFactory) -> None:
+    """Limits up to 10^15: remaining counts come back as exact integers on both answer paths (a Lua
+    number formatted with ``%.14g`` would read "9.9999999999999e+14")."""
+    store = await make_store()
+    huge = LimitSpec(Scope.GLOBAL, "*", Kind.TOKENS, 10**15)
+    one = LimitSpec(Scope.KEY, "k9", Kind.REQUESTS, 1)
+    charged = await store.admit([huge, one], tokens=7)
+    assert status(charged, huge)[:2] == (10**15 - 7, True)
+    refused = await store.admit([huge, one], tokens=7)  # refused by ``one``: every field is sent
+    assert not refused.admitted
+    assert status(refused, huge)[:2] == (10**15 - 7, True)
