@@ -31,9 +31,20 @@ local id, cost, cost_s, lease, slack, busy
 local specs_seen = {}  -- spec string -> its limits' {kind, limit, window} and how many keys they have
 local layouts = {}  -- spec string and keys -> that decision's limits (equal ones share them)
 local settings_seen = {}  -- settings string -> {cost, lease, slack, busy}
-local counted = {}  -- log key -> amount counted now (purged and read once per batch)
-local zadds, zttl, hsets, hsum, httl = {}, {}, {}, {}, {}  -- pending writes per key
-local touched, htouched = {}, {}  -- keys with pending writes, in first-write order
+-- Per log key, one state for the run, shared by every limit that names it: the amount counted now
+-- (purged and read once per batch), and the writes pending for it (ZADD members, and for a tokens
+-- log its amounts' HSET fields), with their lengths kept by hand.
+local states = {}
+local touched = {}  -- states with pending writes, in first-write order
+
+local function state(log, amounts)
+  local st = states[log]
+  if not st then
+    st = {log = log, amounts = amounts, z = {}, zn = 0, ttl = 0, h = {}, hn = 0, hsum = 0, httl = 0}
+    states[log] = st
+  end
+  return st
+end
 
 local function parse(settings, specs)
   local set = settings_seen[settings]
@@ -63,6 +74,7 @@ local function parse(settings, specs)
     local l = {kind = p[1], limit = p[2], window = p[3], log = KEYS[first]}
     first = first + 1
     if l.kind == 't' then l.amounts = KEYS[first]; first = first + 1 end
+    l.st = state(l.log, l.amounts)
     limits[i] = l
   end
   layouts[signature] = limits
@@ -76,16 +88,17 @@ local function cost_of(l)
 end
 
 local function flush()
-  for _, log in ipairs(touched) do
-    redis.call('ZADD', log, unpack(zadds[log]))
-    redis.call('PEXPIRE', log, fmt('%d', zttl[log]))
+  for _, st in ipairs(touched) do
+    redis.call('ZADD', st.log, unpack(st.z, 1, st.zn))
+    redis.call('PEXPIRE', st.log, fmt('%d', st.ttl))
+    if st.hn > 0 then
+      redis.call('HSET', st.amounts, unpack(st.h, 1, st.hn))
+      redis.call('HINCRBY', st.amounts, '_total', fmt('%d', st.hsum))
+      redis.call('PEXPIRE', st.amounts, fmt('%d', st.httl))
+    end
+    st.zn, st.hn, st.hsum = 0, 0, 0
   end
-  for _, amounts in ipairs(htouched) do
-    redis.call('HSET', amounts, unpack(hsets[amounts]))
-    redis.call('HINCRBY', amounts, '_total', fmt('%d', hsum[amounts]))
-    redis.call('PEXPIRE', amounts, fmt('%d', httl[amounts]))
-  end
-  zadds, zttl, hsets, hsum, httl, touched, htouched = {}, {}, {}, {}, {}, {}, {}
+  touched = {}
 end
 
 -- At most PAGES pages of expired entries are purged per limit and run, so that no script blocks Redis
@@ -115,7 +128,7 @@ local function purge_tokens(l, horizon)
 end
 
 local function used(l)
-  local u = counted[l.log]
+  local u = l.st.count
   if u then return u end
   if l.kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', l.log, '-inf', now)
@@ -132,7 +145,7 @@ local function used(l)
     purge_tokens(l, now - l.window)
     u = tonumber(redis.call('HGET', l.amounts, '_total')) or 0
   end
-  counted[l.log] = u
+  l.st.count = u
   return u
 end
 
@@ -167,35 +180,29 @@ local function reset(l)
   return math.max(tonumber(newest[2]) + l.window - now, 0)
 end
 
-local function charge(l)
-  counted[l.log] = counted[l.log] + cost_of(l)
-  local z = zadds[l.log]
-  if not z then
-    z = {}
-    zadds[l.log] = z
-    touched[#touched + 1] = l.log
-  end
-  if l.kind == 'c' then
-    z[#z + 1] = fmt('%d', now + lease)
-    z[#z + 1] = id
-    zttl[l.log] = lease + slack
+local function charge(l, c)
+  local st = l.st
+  st.count = st.count + c
+  local z, n = st.z, st.zn
+  if n == 0 then touched[#touched + 1] = st end
+  st.zn = n + 2
+  local kind = l.kind
+  if kind == 'c' then
+    z[n + 1] = fmt('%d', now + lease)
+    z[n + 2] = id
+    st.ttl = lease + slack
     return
   end
-  z[#z + 1] = now_s
-  z[#z + 1] = id
-  zttl[l.log] = l.window + slack
-  if l.kind == 't' then
-    local h = hsets[l.amounts]
-    if not h then
-      h = {}
-      hsets[l.amounts] = h
-      hsum[l.amounts] = 0
-      htouched[#htouched + 1] = l.amounts
-    end
-    h[#h + 1] = id
-    h[#h + 1] = cost_s
-    hsum[l.amounts] = hsum[l.amounts] + cost
-    httl[l.amounts] = l.window + slack
+  z[n + 1] = now_s
+  z[n + 2] = id
+  st.ttl = l.window + slack
+  if kind == 't' then
+    local h, hn = st.h, st.hn
+    h[hn + 1] = id
+    h[hn + 2] = cost_s
+    st.hn = hn + 2
+    st.hsum = st.hsum + cost
+    st.httl = l.window + slack
   end
 end
 
@@ -215,18 +222,22 @@ local function decide(limits)
       if redis.call('ZSCORE', l.log, id) then replay = true end
     end
   end
-  local counts, fits, ok = {}, {}, true
+  local counts, costs, fits, ok = {}, {}, {}, true
   for i, l in ipairs(limits) do
-    counts[i] = used(l)
-    fits[i] = replay or counts[i] + cost_of(l) <= l.limit
+    local c = l.kind == 't' and cost or 1
+    local u = used(l)
+    counts[i], costs[i] = u, c
+    fits[i] = replay or u + c <= l.limit
     ok = ok and fits[i]
   end
   if ok and not replay then
     -- charged now: "1" and each limit's remaining count (its reset is its window, it waits nothing)
     local out = {'1'}
     for i, l in ipairs(limits) do
-      charge(l)
-      out[i + 1] = fmt('%d', math.max(l.limit - counts[i] - cost_of(l), 0))
+      local c = costs[i]
+      charge(l, c)
+      local left = l.limit - counts[i] - c
+      out[i + 1] = fmt('%d', left > 0 and left or 0)
     end
     return table.concat(out, ' ')
   end
