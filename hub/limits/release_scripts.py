@@ -35,18 +35,33 @@ local function settle_later(log, amounts, window, slack, item)
   s.items[#s.items + 1] = item
 end
 
+local specs_seen = {}  -- spec string -> its limits' {kind, window} (parsed once a run)
+
+local function parse(specs)
+  local parsed = specs_seen[specs]
+  if not parsed then
+    parsed = {}
+    for kind, window in string.gmatch(specs, '(%a) (%d+)') do
+      parsed[#parsed + 1] = {kind, tonumber(window)}
+    end
+    specs_seen[specs] = parsed
+  end
+  return parsed
+end
+
 local function gather(id, settings, specs)
   local mode, used_s, reserved, slack = string.match(settings, '^(%a+) (%-?%d+) (%d+) (%d+)$')
   local undo = mode == 'undo'
   local used = tonumber(used_s)
   reserved, slack = tonumber(reserved), tonumber(slack)
   if used < 0 then used = nil end
-  for kind, window in string.gmatch(specs, '(%a) (%d+)') do
+  for _, p in ipairs(parse(specs)) do
+    local kind = p[1]
     local log = KEYS[k]
     k = k + 1
     if kind == 't' then
       local item = {id = id, undo = undo, used = used, used_s = used_s, reserved = reserved}
-      settle_later(log, KEYS[k], tonumber(window), slack, item)
+      settle_later(log, KEYS[k], p[2], slack, item)
       k = k + 1
     elseif kind == 'c' or undo then
       remove(log, id)
