@@ -5,8 +5,12 @@ ratios between two runs. On a shared VM the speed of a core drifts by 2x over a 
 measured one after the other (``bench.run``) can differ by more than the effect being measured. Here
 every configuration gets its own hub, all started up front (each pinned to the hub CPU, idle while
 not measured), and the load generator visits them in turn, round after round: drift hits all of them
-alike. Each round's ratio is a configuration's req/s over the baseline's in the same round; the
-report is the median ratio over the rounds, with every round's numbers.
+alike. Each round starts one configuration further on (round 2 measures the second one first, and
+so on), so that no configuration always runs first or last in a round. Each round's ratio is a
+configuration's req/s over the baseline's in the same round; the report is the median ratio over
+the rounds, with every round's numbers. ``--control`` adds a second hub of the baseline's own
+configuration, measured like the others: its ratio to the baseline (ideally 100%) is the run's own
+measurement error, to read the other rows against.
 
     python -m bench.ratio --baseline chat-untraced --scenario chat --scenario chat-otlp \
         --scenario chat-auth-limits --scenario chat-auth-redis --rounds 7 --duration 3
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     pin = can_pin()
     hub_cpu, load_cpu = (HUB_CPU, LOAD_CPU) if pin else (None, None)
     scenarios = by_name([args.baseline, *args.scenario])
+    if args.control:
+        scenarios.insert(1, replace(scenarios[0], name=f"{scenarios[0].name}-control"))
     with tempfile.TemporaryDirectory(prefix="hub-ratio-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         try:
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             check_answer(scenario, hub.url)
             wrk.run(hub.url + scenario.path, scenario, args.concurrency, 1)  # warm up
             hubs.append((scenario, hub))
-        rounds = [_round(wrk, hubs, args) for _ in range(args.rounds)]
+        rounds = [_round(wrk, hubs, args, start=i % len(hubs)) for i in range(args.rounds)]
         if sink is not None:
             stats = sink.get_json("/_stats")
             print(f"sink: {stats['otlp_exports']:,} OTLP export requests, {stats['otlp_bytes']:,} bytes")
@@ -87,15 +93,20 @@ class Point:
     cpu_us: float  # the hub's CPU time (user + system) per request
 
 
-def _round(wrk: Wrk, hubs: list[tuple[Scenario, Server]], args: argparse.Namespace) -> list[Point]:
-    points = []
-    for scenario, hub in hubs:
+def _round(
+    wrk: Wrk, hubs: list[tuple[Scenario, Server]], args: argparse.Namespace, start: int = 0
+) -> list[Point]:
+    """One measurement of each hub, beginning with ``hubs[start]``; the points in ``hubs``' order."""
+    measured: dict[int, Point] = {}
+    for i in [*range(start, len(hubs)), *range(start)]:
+        scenario, hub = hubs[i]
         cpu = process_cpu_seconds(hub.pid)
         load = wrk.run(hub.url + scenario.path, scenario, args.concurrency, args.duration)
         cpu = process_cpu_seconds(hub.pid) - cpu
         if load.total_errors:
             print(f"bench: {scenario.name}: {load.total_errors} errors in a round", file=sys.stderr)
-        points.append(Point(load.rps, cpu / load.requests * 1e6 if load.requests else 0.0))
+        measured[i] = Point(load.rps, cpu / load.requests * 1e6 if load.requests else 0.0)
+    points = [measured[i] for i in range(len(hubs))]
     named = (f"{s.name} {p.rps:,.0f} ({p.cpu_us:.0f} us)" for (s, _), p in zip(hubs, points, strict=True))
     print("round: " + "  ".join(named), flush=True)
     return points
@@ -136,6 +147,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=3, help="seconds per configuration per round")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--control", action="store_true", help="also measure a second hub of the baseline (the error)"
+    )
     return parser.parse_args(argv)
 
 

@@ -43,7 +43,7 @@ def test_quick_bench_reports_numbers_and_no_errors(tmp_path: Path) -> None:
 
 def test_ratio_measures_configurations_in_rounds_against_the_baseline() -> None:
     cmd = [sys.executable, "-m", "bench.ratio", "--baseline", "chat-untraced", "--scenario", "chat-otlp"]
-    cmd += ["--rounds", "2", "--duration", "1", "--concurrency", "2"]
+    cmd += ["--rounds", "2", "--duration", "1", "--concurrency", "2", "--control"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rounds = [line for line in proc.stdout.splitlines() if line.startswith("round: ")]
@@ -53,6 +53,8 @@ def test_ratio_measures_configurations_in_rounds_against_the_baseline() -> None:
     (row,) = [line for line in proc.stdout.splitlines() if line.startswith("| chat-otlp |")]
     median_rps, cpu_us = float(row.split("|")[2].replace(",", "")), float(row.split("|")[4])
     assert median_rps > 0 and cpu_us > 0  # the hub's CPU per request is measured too
+    (control,) = [line for line in proc.stdout.splitlines() if line.startswith("| chat-untraced-control |")]
+    assert float(control.split("|")[2].replace(",", "")) > 0  # a second hub of the baseline, measured
     assert "errors in a round" not in proc.stderr
     (sink,) = [line for line in proc.stdout.splitlines() if line.startswith("sink: ")]
     assert int(sink.split()[1].replace(",", "")) > 0  # the traces reached the sink process
