@@ -224,7 +224,7 @@ local function decide(limits)
   end
   local counts, costs, fits, ok = {}, {}, {}, true
   for i, l in ipairs(limits) do
-    local c = l.kind == 't' and cost or 1
+    local c = cost_of(l)
     local u = used(l)
     counts[i], costs[i] = u, c
     fits[i] = replay or u + c <= l.limit

@@ -16,8 +16,6 @@ from hub.limits.spec import Kind
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
     """Header name -> value; names are lower case (ASGI). Empty when no limit applied."""
-    if decision.admitted:
-        return _admitted(decision.statuses)
     headers: dict[str, str] = {}
     binding = decision.binding
     if binding is not None:
@@ -26,33 +24,10 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
         tightest = _tightest(decision, kind)
         if tightest is not None:
             headers.update(_triple(tightest, f"-{kind}"))
-    wait = decision.retry_after
-    headers["retry-after"] = str(max(1, ceil_seconds(wait)))
-    headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
-    return headers
-
-
-def _admitted(statuses: tuple[LimitStatus, ...]) -> dict[str, str]:
-    """Every limit had room: the binding limit and each kind's tightest are those with the smallest
-    fraction left (the first of equals), found in one pass; every call pays for this."""
-    binding: LimitStatus | None = None
-    tightest: dict[Kind, LimitStatus] = {}
-    least = 2.0
-    least_of: dict[Kind, float] = {}
-    for status in statuses:
-        spec = status.spec
-        left = status.remaining / spec.limit if spec.limit else 0.0
-        if left < least:
-            binding, least = status, left
-        kind = spec.kind
-        if kind is not Kind.CONCURRENCY and left < least_of.get(kind, 2.0):
-            tightest[kind], least_of[kind] = status, left
-    if binding is None:
-        return {}
-    headers = _triple(binding, "")
-    for kind in (Kind.REQUESTS, Kind.TOKENS):
-        if kind in tightest:
-            headers.update(_triple(tightest[kind], f"-{kind}"))
+    if not decision.admitted:
+        wait = decision.retry_after
+        headers["retry-after"] = str(max(1, ceil_seconds(wait)))
+        headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
     return headers
 
 
