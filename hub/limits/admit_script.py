@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from hub.limits.lua_clock import NOW
+from hub.limits.lua_clock import NOW, READ_SETS
 
-# ARGV: now, then per decision: id, "tokens lease_ms slack_ms busy_retry_ms", and "kind limit
-# window_ms" for each of its limits (few, packed arguments: encoding each one costs the hub CPU).
-# KEYS: every decision's keys in order; per limit its log, and for a tokens limit its amounts hash.
+# ARGV: now; the batch's limit sets (``lua_clock.READ_SETS``: each set's specs once, its keys once
+# in KEYS, however many decisions count on it); then per decision: id, and "tokens lease_ms slack_ms
+# busy_retry_ms set" (few, packed arguments: encoding each one costs the hub CPU).
 # Returns one string per decision: "1" then per limit " remaining" when it was charged just now (the
 # common case, kept short); else "admitted" then per limit " allowed,remaining,reset_ms,retry_ms".
 #
@@ -23,14 +23,12 @@ from hub.limits.lua_clock import NOW
 # ``perf`` on the Redis server under ``bench.limits_bench``: ~10% of its CPU went to that formatting.
 ADMIT = (
     NOW
+    + READ_SETS
     + """
-local k = 1  -- the next unread key
 local fmt = string.format
 local now_s = fmt('%d', now)
 local id, cost, cost_s, lease, slack, busy
-local specs_seen = {}  -- spec string -> its limits' {kind, limit, window} and how many keys they have
-local layouts = {}  -- spec string and keys -> that decision's limits (equal ones share them)
-local settings_seen = {}  -- settings string -> {cost, lease, slack, busy}
+local settings_seen = {}  -- settings string -> {cost, lease, slack, busy, cost string, set}
 -- Per log key, one state for the run, shared by every limit that names it: the amount counted now
 -- (purged and read once per batch), and the writes pending for it (ZADD members, and for a tokens
 -- log its amounts' HSET fields), with their lengths kept by hand.
@@ -46,39 +44,25 @@ local function state(log, amounts)
   return st
 end
 
-local function parse(settings, specs)
+-- The batch's limit sets, each limit with the state of its log.
+local function read_all()
+  local first = read_sets()
+  for _, limits in ipairs(limit_sets) do
+    for _, l in ipairs(limits) do l.st = state(l.log, l.amounts) end
+  end
+  return first  -- where the decisions start
+end
+
+-- A decision's settings (equal ones parsed once a run), and the limits of its set.
+local function parse(settings)
   local set = settings_seen[settings]
   if not set then
-    local c, l, s, b = string.match(settings, '^(%d+) (%d+) (%d+) (%d+)$')
-    set = {tonumber(c), tonumber(l), tonumber(s), tonumber(b), c}
+    local c, l, s, b, n = string.match(settings, '^(%d+) (%d+) (%d+) (%d+) (%d+)$')
+    set = {tonumber(c), tonumber(l), tonumber(s), tonumber(b), c, limit_sets[tonumber(n)]}
     settings_seen[settings] = set
   end
   cost, lease, slack, busy, cost_s = set[1], set[2], set[3], set[4], set[5]
-  local parsed = specs_seen[specs]
-  if not parsed then
-    parsed = {nkeys = 0}
-    for kind, limit, window in string.gmatch(specs, '(%a) (%d+) (%d+)') do
-      parsed[#parsed + 1] = {kind, tonumber(limit), tonumber(window)}
-      parsed.nkeys = parsed.nkeys + (kind == 't' and 2 or 1)
-    end
-    specs_seen[specs] = parsed
-  end
-  -- Decisions of one (model, team, key) name the same limits with the same keys: built once a run.
-  local first, last = k, k + parsed.nkeys - 1
-  k = last + 1
-  local signature = specs .. '|' .. table.concat(KEYS, '|', first, last)
-  local limits = layouts[signature]
-  if limits then return limits end
-  limits = {}
-  for i, p in ipairs(parsed) do
-    local l = {kind = p[1], limit = p[2], window = p[3], log = KEYS[first]}
-    first = first + 1
-    if l.kind == 't' then l.amounts = KEYS[first]; first = first + 1 end
-    l.st = state(l.log, l.amounts)
-    limits[i] = l
-  end
-  layouts[signature] = limits
-  return limits
+  return set[6]
 end
 
 -- What a decision costs a limit: its tokens for a tokens limit, one request or slot otherwise.
@@ -256,9 +240,9 @@ local function decide(limits)
 end
 
 local replies = {}
-for i = 2, #ARGV, 3 do
+for i = read_all(), #ARGV, 2 do
   id = ARGV[i]
-  replies[#replies + 1] = decide(parse(ARGV[i + 1], ARGV[i + 2]))
+  replies[#replies + 1] = decide(parse(ARGV[i + 1]))
 end
 flush()
 return replies

@@ -10,7 +10,7 @@ usage and frees the concurrency slots.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 from hub.limits.spec import Kind, LimitSpec
@@ -27,6 +27,35 @@ MIN_TOKENS = 1
 # all the same).
 
 
+class LimitSet(tuple[LimitSpec, ...]):
+    """The limits of one decision, checked and described once: no counter twice, and what kinds it
+    holds. The limits stage hands the same set for every call of a (model, team, key), so what every
+    decision asks of its limits (does it reserve tokens, hold slots) is an attribute read, not a scan.
+    """
+
+    counts_tokens: bool  # has a tokens limit: the decision reserves tokens
+    holds_slots: bool  # has a concurrency limit
+    holds_resources: bool  # has either: ``release`` has something to do
+
+    def __new__(cls, limits: Iterable[LimitSpec] = ()) -> LimitSet:
+        self = super().__new__(cls, limits)
+        names = [spec.name for spec in self]
+        if len(set(names)) != len(names):
+            # Two specs for one counter would be checked against the same state and then both
+            # charged, admitting past the limit; the caller must pick one.
+            raise ValueError(f"a decision names one limit twice: {sorted(names)}")
+        kinds = {spec.kind for spec in self}
+        self.counts_tokens = Kind.TOKENS in kinds
+        self.holds_slots = Kind.CONCURRENCY in kinds
+        self.holds_resources = self.counts_tokens or self.holds_slots
+        return self
+
+
+def limit_set(limits: Iterable[LimitSpec]) -> LimitSet:
+    """``limits`` as a ``LimitSet`` (itself when it is one already)."""
+    return limits if isinstance(limits, LimitSet) else LimitSet(limits)
+
+
 class Admission(NamedTuple):
     """Proof that a call was admitted; what ``release`` takes back.
 
@@ -35,19 +64,19 @@ class Admission(NamedTuple):
     """
 
     id: str
-    limits: tuple[LimitSpec, ...]
+    limits: LimitSet
     tokens: int
     origin: str
 
     @property
     def holds_resources(self) -> bool:
         """Must ``release`` do anything? Only tokens are settled and only slots are freed."""
-        return any(spec.kind is not Kind.REQUESTS for spec in self.limits)
+        return self.limits.holds_resources
 
     @property
     def holds_slots(self) -> bool:
         """Does it hold a concurrency slot? Only then may ``release`` wait on a shared store."""
-        return any(spec.kind is Kind.CONCURRENCY for spec in self.limits)
+        return self.limits.holds_slots
 
 
 class LimitStatus(NamedTuple):
@@ -148,18 +177,12 @@ class RateLimitStore(Protocol):
         ...
 
 
-def reservation(limits: Sequence[LimitSpec], tokens: int) -> int:
-    """Validate one decision's request and return the tokens it reserves."""
+def reservation(limits: LimitSet, tokens: int) -> int:
+    """Validate one decision's request and return the tokens it reserves (``LimitSet`` checked its
+    limits)."""
     if tokens < 0:
         raise ValueError(f"tokens must be >= 0, got {tokens}")
-    names = [spec.name for spec in limits]
-    if len(set(names)) != len(names):
-        # Two specs for one counter would be checked against the same state and then both
-        # charged, admitting past the limit; the caller must pick one.
-        raise ValueError(f"a decision names one limit twice: {sorted(names)}")
-    if any(spec.kind is Kind.TOKENS for spec in limits):
-        return max(tokens, MIN_TOKENS)
-    return tokens
+    return max(tokens, MIN_TOKENS) if limits.counts_tokens else tokens
 
 
 def ceil_seconds(seconds: float) -> int:

@@ -49,7 +49,7 @@ class Coalescer(Generic[T, R]):
         self._spawn = spawn
         self._orphan = orphan
         self._max_batch = max_batch
-        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._pending: list[tuple[T, asyncio.Future[R] | None]] = []
         self._scheduled = False
 
     @property
@@ -57,20 +57,28 @@ class Coalescer(Generic[T, R]):
         return len(self._pending)
 
     def submit(self, item: T) -> asyncio.Future[R]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[R] = loop.create_future()
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._add(item, future)
+        return future
+
+    def post(self, item: T) -> None:
+        """Send ``item`` with the next batch, and nobody waits for it: no future, so its result is
+        dropped (and a failed batch says so to ``send``'s own error handling, not to the item)."""
+        self._add(item, None)
+
+    def _add(self, item: T, future: asyncio.Future[R] | None) -> None:
         self._pending.append((item, future))
         if len(self._pending) >= self._max_batch:
             self.flush()
         elif not self._scheduled:
             # call_soon runs after every callback already due in this turn: all of their
             # submissions are in by then.
+            loop = asyncio.get_running_loop()
             if self._delay > 0:
                 loop.call_later(self._delay, self.flush)
             else:
                 loop.call_soon(self.flush)
             self._scheduled = True
-        return future
 
     def flush(self) -> None:
         """Send what is pending now (also called by the loop at the end of the turn)."""
@@ -79,22 +87,25 @@ class Coalescer(Generic[T, R]):
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
             self._spawn(self._run(batch))
 
-    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R] | None]]) -> None:
         try:
             results = await self._send([item for item, _ in batch])
         except asyncio.CancelledError:
             for item, future in batch:  # nobody will learn the outcome now, waiting or not
-                future.cancel()
+                if future is not None:
+                    future.cancel()
                 self._orphaned(item, None)
             raise
         except Exception as exc:  # not handled here: handed to every waiter of the batch
             for item, future in batch:
-                if future.done():
+                if future is None or future.done():
                     self._orphaned(item, None)
                 else:
                     future.set_exception(exc)
             return
         for (item, future), result in zip(batch, results, strict=True):
+            if future is None:  # posted: nobody waits
+                continue
             if future.done():  # cancelled: its caller left
                 self._orphaned(item, result)
             else:

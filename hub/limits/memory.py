@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.limits.base import Admission, Clock, Decision, LimitStatus, reservation
+from hub.limits.base import Admission, Clock, Decision, LimitStatus, limit_set, reservation
 from hub.limits.spec import Kind, LimitSpec
 
 # Retry-after of a refused call walks at most this many entries (then reports a lower bound), so a
@@ -142,7 +142,7 @@ class MemoryStore:
         return self._slots.get(spec.name, 0)
 
     async def admit(self, limits: Sequence[LimitSpec], tokens: int = 0) -> Decision:
-        limits = tuple(limits)
+        limits = limit_set(limits)
         cost = reservation(limits, tokens)
         now = self._clock()
         self._sweep(now)

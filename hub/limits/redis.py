@@ -31,7 +31,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from hub.limits.base import Admission, Clock, Decision, LimitStatus, reservation
+from hub.limits.base import Admission, Clock, Decision, LimitSet, LimitStatus, limit_set, reservation
 from hub.limits.batch import Coalescer
 from hub.limits.errors import LimitStoreUnavailable
 from hub.limits.leases import LeaseKeeper
@@ -50,9 +50,8 @@ _MAX_LAYOUTS = 4096
 class _Layout:
     """One set of limits as the scripts take it (the tuple is kept: its id is the cache key)."""
 
-    limits: tuple[LimitSpec, ...]
-    admit_specs: str | Bulk
-    release_specs: str | Bulk
+    limits: LimitSet
+    specs: str | Bulk
     keys: tuple[str | Bulk, ...]
     resets: tuple[float, ...]  # each limit's reset when a decision charged it: its window (0: a slot)
 
@@ -96,13 +95,16 @@ class RedisStore:
         self._ids = itertools.count()
         self._admit, self._release, self._renew = Script(ADMIT), Script(RELEASE), Script(RENEW)
         self._held: dict[str, Admission] = {}
-        self._layouts: dict[int, _Layout] = {}
+        self._layouts: dict[int, tuple[Sequence[LimitSpec], _Layout]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._admits = Coalescer(self._send_admits, self._spawn, orphan=self._undo_unseen)
         self._releases = Coalescer(self._send_releases, self._spawn)
         # Token settlements of calls that hold no slot: nobody waits for them, so they gather for a
         # few milliseconds and leave together (one write for many calls, not one per call).
-        self._settles = Coalescer(self._send_releases, self._spawn, delay=settle_delay)
+        self._settles = Coalescer(self._send_settlements, self._spawn, delay=settle_delay)
+        # What every decision's and release's settings end with (sent as one string each).
+        self._admit_suffix = f" {self._lease_ms} {self._slack_ms} {self._busy_ms} "
+        self._release_suffix = f" {self._slack_ms} "
         self._keeper = LeaseKeeper(self.renew, lambda: bool(self._held), lease_seconds / 3)
 
     @classmethod
@@ -117,7 +119,7 @@ class RedisStore:
         return self._origin
 
     async def admit(self, limits: Sequence[LimitSpec], tokens: int = 0) -> Decision:
-        limits = tuple(limits)
+        limits = self._layout(limits).limits if limits else LimitSet()
         cost = reservation(limits, tokens)
         admission = Admission(f"{self._origin}.{next(self._ids):x}", limits, cost, self._origin)
         if not limits:
@@ -135,9 +137,9 @@ class RedisStore:
         except (LimitStoreUnavailable, TimeoutError):
             self._undo(admission)  # the script may have run before the reply was lost
             raise
-        if decision.admitted and admission.holds_resources:
+        if decision.admitted and limits.holds_resources:
             self._held[admission.id] = admission
-            if any(spec.kind is Kind.CONCURRENCY for spec in limits):
+            if limits.holds_slots:
                 self._keeper.ensure_running()
         return decision
 
@@ -146,7 +148,7 @@ class RedisStore:
             return
         if not admission.holds_slots:
             # Only tokens to settle: a late refund errs towards counting too much for a moment.
-            self._settles.submit((admission, used_tokens, False)).add_done_callback(_observe)
+            self._settles.post((admission, used_tokens, False))
             return
         future = self._releases.submit((admission, used_tokens, False))
         future.add_done_callback(_observe)
@@ -195,13 +197,24 @@ class RedisStore:
             await self._client.aclose()
 
     async def _send_admits(self, admissions: Sequence[Admission]) -> list[Decision]:
+        # Each distinct set of limits goes once per batch (its specs and keys); a decision names it
+        # by its number, at the end of its settings (see the script).
         keys: list[str | bytes] = []
-        args: list[str | int | bytes] = [self._now()]
-        layouts = [self._layout(admission.limits) for admission in admissions]
-        for admission, layout in zip(admissions, layouts, strict=True):
-            settings = f"{admission.tokens} {self._lease_ms} {self._slack_ms} {self._busy_ms}"
-            args += [admission.id, settings, layout.admit_specs]
-            keys += layout.keys
+        specs: list[str | bytes] = []
+        decisions: list[str | bytes] = []
+        numbers: dict[int, int] = {}
+        layouts = []
+        suffix = self._admit_suffix
+        for admission in admissions:
+            layout = self._layout(admission.limits)
+            layouts.append(layout)
+            number = numbers.get(id(layout))
+            if number is None:
+                number = numbers[id(layout)] = len(specs) + 1
+                specs.append(layout.specs)
+                keys += layout.keys
+            decisions += (admission.id, f"{admission.tokens}{suffix}{number}")
+        args = [self._now(), len(specs), *specs, *decisions]
         if self._decision_timeout is None:
             replies = await self._run(self._admit, keys, args)
         else:
@@ -212,34 +225,53 @@ class RedisStore:
 
     async def _send_releases(self, releases: Sequence[_Release]) -> list[None]:
         keys: list[str | bytes] = []
-        args: list[str | int | bytes] = [self._now()]
+        specs: list[str | bytes] = []
+        items: list[str | bytes] = []
+        numbers: dict[int, int] = {}
+        suffix = self._release_suffix
         for admission, used_tokens, undo in releases:
             layout = self._layout(admission.limits)
+            number = numbers.get(id(layout))
+            if number is None:
+                number = numbers[id(layout)] = len(specs) + 1
+                specs.append(layout.specs)
+                keys += layout.keys
             used = -1 if used_tokens is None else used_tokens
-            settings = f"{'undo' if undo else 'settle'} {used} {admission.tokens} {self._slack_ms}"
-            args += [admission.id, settings, layout.release_specs]
-            keys += layout.keys
-        await self._run(self._release, keys, args)
+            mode = "undo" if undo else "settle"
+            items += (admission.id, f"{mode} {used} {admission.tokens}{suffix}{number}")
+        await self._run(self._release, keys, [self._now(), len(specs), *specs, *items])
         return [None] * len(releases)
 
-    def _layout(self, limits: tuple[LimitSpec, ...]) -> _Layout:
+    async def _send_settlements(self, releases: Sequence[_Release]) -> list[None]:
+        """Token settlements nobody waits for: a failure is only logged (the window bounds what a
+        lost settlement leaves: the reservation stays counted, too much rather than too little)."""
+        try:
+            return await self._send_releases(releases)
+        except (LimitStoreUnavailable, TimeoutError) as exc:
+            log.debug("token settlements failed: %s", exc)
+            return [None] * len(releases)
+
+    def _layout(self, given: Sequence[LimitSpec]) -> _Layout:
         """The scripts' view of a set of limits, built once per set: the limits stage hands the same
-        tuple for every call of a (model, team, key), so this is a dict hit, not string building."""
-        cached = self._layouts.get(id(limits))
-        if cached is not None and cached.limits is limits:
-            return cached
+        set for every call of a (model, team, key), so this is a dict hit, not string building. Kept
+        under the id of what the caller gave and of its ``LimitSet`` (which admissions carry)."""
+        cached = self._layouts.get(id(given))
+        if cached is not None and cached[0] is given:
+            return cached[1]
         if len(self._layouts) >= _MAX_LAYOUTS:
             self._layouts.clear()
+        limits = limit_set(given)
         # Encoded once for the lean client; redis-py takes them as plain strings.
         encoded = bulk if isinstance(self._client, RespClient) else str
         layout = _Layout(
             limits,
             encoded(" ".join(f"{_KIND_CODES[s.kind]} {s.limit} {_ms(s.window)}" for s in limits)),
-            encoded(" ".join(f"{_KIND_CODES[s.kind]} {_ms(s.window)}" for s in limits)),
             tuple(encoded(key) for key in self._keys(limits)),
             tuple(0.0 if s.kind is Kind.CONCURRENCY else s.window for s in limits),
         )
-        self._layouts[id(limits)] = layout
+        self._layouts[id(limits)] = (limits, layout)
+        if isinstance(given, tuple):  # immutable: its id names these limits while it is kept here
+            self._layouts[id(given)] = (given, layout)
         return layout
 
     async def _run(

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from hub.limits.lua_clock import NOW
+from hub.limits.lua_clock import NOW, READ_SETS
 
-# ARGV: now, then per release: id, "mode used reserved slack_ms" (mode 'settle' or 'undo'; used -1
-# when unknown), and "kind window_ms" for each of its limits. KEYS as for ADMIT. Returns 0.
+# ARGV: now; the batch's limit sets (``lua_clock.READ_SETS``, as for ADMIT); then per release:
+# id, and "mode used reserved slack_ms set" (mode 'settle' or 'undo'; used -1 when unknown). KEYS as
+# for ADMIT: each set's keys in order. Returns 0.
 #
 # A batch's releases are gathered per key first, then each key is read and written once: one ZREM of
 # every slot or undone request it frees; for a tokens limit one ZMSCORE and one HMGET of every entry
@@ -14,8 +15,8 @@ from hub.limits.lua_clock import NOW
 # an entry appears at most once per batch. Needs Redis >= 6.2 (ZMSCORE).
 RELEASE = (
     NOW
+    + READ_SETS
     + """
-local k = 1  -- the next unread key
 local removals, rorder = {}, {}  -- log -> members to remove (slots, undone requests)
 local settles, sorder = {}, {}  -- tokens log -> {amounts, window, slack, items}
 
@@ -35,36 +36,19 @@ local function settle_later(log, amounts, window, slack, item)
   s.items[#s.items + 1] = item
 end
 
-local specs_seen = {}  -- spec string -> its limits' {kind, window} (parsed once a run)
-
-local function parse(specs)
-  local parsed = specs_seen[specs]
-  if not parsed then
-    parsed = {}
-    for kind, window in string.gmatch(specs, '(%a) (%d+)') do
-      parsed[#parsed + 1] = {kind, tonumber(window)}
-    end
-    specs_seen[specs] = parsed
-  end
-  return parsed
-end
-
-local function gather(id, settings, specs)
-  local mode, used_s, reserved, slack = string.match(settings, '^(%a+) (%-?%d+) (%d+) (%d+)$')
+local function gather(id, settings)
+  local mode, used_s, reserved, slack, n = string.match(settings, '^(%a+) (%-?%d+) (%d+) (%d+) (%d+)$')
   local undo = mode == 'undo'
   local used = tonumber(used_s)
   reserved, slack = tonumber(reserved), tonumber(slack)
   if used < 0 then used = nil end
-  for _, p in ipairs(parse(specs)) do
-    local kind = p[1]
-    local log = KEYS[k]
-    k = k + 1
+  for _, l in ipairs(limit_sets[tonumber(n)]) do
+    local kind = l.kind
     if kind == 't' then
       local item = {id = id, undo = undo, used = used, used_s = used_s, reserved = reserved}
-      settle_later(log, KEYS[k], p[2], slack, item)
-      k = k + 1
+      settle_later(l.log, l.amounts, l.window, slack, item)
     elseif kind == 'c' or undo then
-      remove(log, id)
+      remove(l.log, id)
     end
   end
 end
@@ -109,8 +93,8 @@ local function settle(log, s)
   if delta ~= 0 then redis.call('HINCRBY', s.amounts, '_total', string.format('%d', delta)) end
 end
 
-for i = 2, #ARGV, 3 do
-  gather(ARGV[i], ARGV[i + 1], ARGV[i + 2])
+for i = read_sets(), #ARGV, 2 do
+  gather(ARGV[i], ARGV[i + 1])
 end
 for _, log in ipairs(rorder) do
   redis.call('ZREM', log, unpack(removals[log]))

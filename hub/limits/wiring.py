@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from hub.call import Call
-from hub.limits.base import RateLimitStore
+from hub.limits.base import LimitSet, RateLimitStore
 from hub.limits.memory import MemoryStore
 from hub.limits.settings import LimitsSettings, Rates
 from hub.limits.spec import FailureMode, Kind, LimitSpec, Scope
@@ -48,9 +48,7 @@ class LimitsFor:
         self._key_rates = key_rates
         # The specs of a (model, team, key, key's own rates) are the same on every call: built once.
         # Only models the policy stage let through get here, but keys and teams are many: bounded.
-        self._cache: dict[
-            tuple[str, str | None, str | None, tuple[int | None, int | None]], tuple[LimitSpec, ...]
-        ] = {}
+        self._cache: dict[tuple[str, str | None, str | None, tuple[int | None, int | None]], LimitSet] = {}
 
     async def __call__(self, call: Call) -> Sequence[LimitSpec]:
         identity = call.identity
@@ -61,7 +59,7 @@ class LimitsFor:
         if specs is None:
             if len(self._cache) >= _MAX_CACHED:
                 self._cache.clear()
-            specs = self._cache[cache_key] = tuple(self._build(call.model, identity.team, key_id, rates))
+            specs = self._cache[cache_key] = LimitSet(self._build(call.model, identity.team, key_id, rates))
         return specs
 
     def _build(

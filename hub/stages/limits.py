@@ -14,9 +14,9 @@ from typing import Any
 
 from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.errors import HubError
-from hub.limits.base import Admission, Decision, RateLimitStore
+from hub.limits.base import Admission, Decision, RateLimitStore, limit_set
 from hub.limits.errors import LimitExceeded
-from hub.limits.spec import Kind, LimitSpec
+from hub.limits.spec import LimitSpec
 from hub.pipeline import Next
 
 SpecsFor = Callable[[Call], Awaitable[Sequence[LimitSpec]]]
@@ -55,12 +55,11 @@ class LimitsStage:
         self.stats = LimitStats()
 
     async def __call__(self, call: Call, next: Next) -> Result:
-        specs = await self._specs_for(call)
+        specs = limit_set(await self._specs_for(call))  # the same set every call: built once
         if not specs:
             return await next(call)
         estimate = estimate_tokens(call, self._default_max_tokens)
-        counts_tokens = any(spec.kind is Kind.TOKENS for spec in specs)
-        decision = await self._store.admit(specs, estimate.total if counts_tokens else 0)
+        decision = await self._store.admit(specs, estimate.total if specs.counts_tokens else 0)
         admission = decision.admission
         if admission is None:
             self.stats.count_refusal(decision)

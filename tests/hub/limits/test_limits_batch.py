@@ -86,3 +86,28 @@ async def test_an_item_whose_caller_left_goes_to_the_orphan_hook_with_its_outcom
     gone.cancel()
     await asyncio.gather(*failing.tasks, return_exceptions=True)
     assert orphans[-1] == (3, None)  # failed: the outcome is unknown
+
+
+async def test_posted_items_travel_with_the_batch_and_nobody_waits_for_them() -> None:
+    orphans: list[tuple[int, int | None]] = []
+    sender = Sender()
+    coalescer = Coalescer(
+        sender.send, sender.spawn, orphan=lambda item, result: orphans.append((item, result))
+    )
+    coalescer.post(1)
+    waited = await _submit(coalescer, 2)
+    coalescer.post(3)
+    await asyncio.gather(*sender.tasks)
+    coalescer.flush()
+    await asyncio.gather(*sender.tasks)
+    assert waited == 20
+    assert sender.batches == [[1, 2], [3]]
+    assert orphans == []  # answered: a posted item's result is simply dropped
+    failing = Sender(fail=True)
+    coalescer = Coalescer(
+        failing.send, failing.spawn, orphan=lambda item, result: orphans.append((item, result))
+    )
+    coalescer.post(4)
+    coalescer.flush()
+    await asyncio.gather(*failing.tasks)  # the failure is handed to no waiter, and raises nowhere
+    assert orphans == [(4, None)]

@@ -60,3 +60,27 @@ async def test_settled_usage_counts_inside_the_window(make_store: StoreFactory, 
     await store.settled()
     probe = await store.admit([TPM], tokens=1)
     assert probe.statuses[0].remaining == 1000 - sum(used) - 1
+
+
+async def test_one_turn_of_different_limit_sets_sharing_counters(make_store: StoreFactory) -> None:
+    # Three sets that share WIDE (and two share TPM), interleaved in one turn: one script for all
+    # of them, each set's keys sent once; outcomes those of deciding one call after another.
+    store = await make_store()
+    a, b, c = (WIDE, RPM5, TPM), (WIDE, TPM), (WIDE,)
+    calls = [(a, 300), (b, 200), (c, 0)] * 3
+    decisions = await asyncio.gather(*(store.admit(limits, tokens=t) for limits, t in calls))
+    assert [d.admitted for d in decisions] == [True] * 6 + [False, False, True]
+    # WIDE counts every admitted call in order; the refused ones are charged nowhere.
+    assert [d.statuses[0].remaining for d in decisions] == [99, 98, 97, 96, 95, 94, 94, 94, 93]
+    tokens = [
+        d.statuses[-1].remaining for d, (limits, _) in zip(decisions, calls, strict=True) if TPM in limits
+    ]
+    assert tokens == [700, 500, 200, 0, 0, 0]  # the last two refused with nothing left (before them)
+    assert [d.statuses[1].allowed for d in decisions[6:8]] == [True, False]  # RPM5 had room; TPM not
+    admitted = [d.admission for d in decisions if d.admission is not None]
+    used = {id(admitted[0]): 100, id(admitted[1]): 50, id(admitted[3]): 300, id(admitted[4]): 200}
+    await asyncio.gather(*(store.release(x, used.get(id(x))) for x in admitted))
+    await store.settled()
+    probe = await store.admit([TPM], tokens=1)
+    # settled 100 + 50 + 300 + 200 = 650 of the 1000 reserved; C's calls reserved no tokens
+    assert probe.statuses[0].remaining == 1000 - 650 - 1

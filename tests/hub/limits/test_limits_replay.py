@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from hub.limits.base import Admission
+from hub.limits.base import Admission, LimitSet
 from hub.limits.redis import RedisStore
 from hub.limits.spec import Kind, LimitSpec, Scope
 from tests.hub.limits.support import REDIS_URL, FakeClock
@@ -36,7 +36,7 @@ async def test_a_replayed_admission_charges_nothing_again(
 ) -> None:
     store = RedisStore.from_url(REDIS_URL, prefix=prefix, clock=clock)
     try:
-        admission = Admission("replayed.1", limits, 100, store.origin)
+        admission = Admission("replayed.1", LimitSet(limits), 100, store.origin)
         first, again = (await store._send_admits([admission]))[0], (await store._send_admits([admission]))[0]
         assert first.admitted and again.admitted
         for spec in limits:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import RateLimited, ServerError
-from hub.limits.base import Admission, Decision, LimitStatus
+from hub.limits.base import Admission, Decision, LimitSet, LimitStatus
 from hub.limits.errors import LimitExceeded, LimitStoreUnavailable
 from hub.limits.headers import rate_limit_headers
 from hub.limits.spec import FailureMode, Kind, LimitSpec, Scope
@@ -70,7 +70,7 @@ def test_headers_of_a_refusal_name_the_longest_wait() -> None:
 
 
 def test_headers_of_an_admission_describe_the_tightest_limit() -> None:
-    admission = Admission("a", (RPM, TPM), 10, "memory")
+    admission = Admission("a", LimitSet((RPM, TPM)), 10, "memory")
     decision = Decision(admission, (LimitStatus(RPM, 6, 60.0, True), LimitStatus(TPM, 5_000, 60.0, True)))
     headers = rate_limit_headers(decision)
     assert headers["x-ratelimit-limit"] == "60" and headers["x-ratelimit-remaining"] == "6"
