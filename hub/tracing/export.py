@@ -1,8 +1,12 @@
 """OTLP export: ended spans wait in a bounded queue; an asyncio task sends them in batches.
 
 ``Exporter.on_end`` (a ``SpanProcessor``) costs the call one append; a full queue drops the span and
-counts it. The task (started by the tracing lifespan) wakes every ``interval`` seconds, or as soon as
-``batch_size`` spans wait, encodes each batch (``otlp.Encoder``) and sends it (``senders``). A failed
+counts it. The task (started by the tracing lifespan) sends whole batches of ``batch_size`` spans as
+soon as they wait, and what waits less than a batch every ``interval`` seconds, as OpenTelemetry's
+batch span processor does; each batch is encoded (``otlp.Encoder``) and sent (``senders``). Spans that
+end while a batch is being sent wait for a batch of their own: sending them right after it, as this
+exporter once did, made a busy hub send batches of ~40 spans back to back (150 requests a second,
+each costing the hub ~200 us) instead of a few full ones. A failed
 export is counted and logged once per failure streak, and its spans are gone; nothing is ever raised
 into a call. On shutdown what is queued is flushed, within the exporter's timeout.
 """
@@ -97,19 +101,29 @@ class Exporter:
 
     async def _run(self, wake: asyncio.Event) -> None:
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
-                    await wake.wait()
+            whole = True  # a full batch woke the task: only whole batches go
+            if len(self._queue) < self._batch_size:
+                try:
+                    async with asyncio.timeout(self._interval):
+                        await wake.wait()
+                except TimeoutError:
+                    whole = False  # the interval is up: whatever waits goes
             wake.clear()
-            await self.flush()
+            await self._send_queued(whole and not self._stopping)
         await self.flush()
 
     async def flush(self) -> None:
-        """Send everything queued now, in batches."""
+        """Send everything queued now, in batches (and what ends meanwhile)."""
         while self._queue:
-            pending, self._queue = self._queue, []
-            for start in range(0, len(pending), self._batch_size):
-                await self._send(pending[start : start + self._batch_size])
+            await self._send_queued(whole=False)
+
+    async def _send_queued(self, whole: bool) -> None:
+        """Send what is queued now, in batches; ``whole``: only whole batches, the rest waits."""
+        queue, size = self._queue, self._batch_size
+        cut = len(queue) - len(queue) % size if whole else len(queue)
+        pending, self._queue = queue[:cut], queue[cut:]
+        for start in range(0, len(pending), size):
+            await self._send(pending[start : start + size])
 
     async def _send(self, batch: list[Span]) -> None:
         try:

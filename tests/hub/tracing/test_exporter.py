@@ -45,17 +45,64 @@ def exporter(sender: MemorySender, **options: int | float) -> tuple[Exporter, Tr
 
 
 async def test_a_full_batch_wakes_the_task_long_before_the_interval() -> None:
-    sender = Notifying(want=2)
+    sender = Notifying(want=1)
     export, tracer = exporter(sender, batch_size=4, interval=3600)
     async with export.lifespan():
         for _ in range(5):
             tracer.start("s").end()
         async with asyncio.timeout(5):
             await sender.sent.wait()
-        assert [spans_in([body]) for body in sender.bodies] == [4, 1]  # in batches of at most 4
+        assert [spans_in([body]) for body in sender.bodies] == [4]  # a whole batch ...
+        assert export.queued == 1  # ... and the fifth waits for company (or the interval)
         tracer.start("late").end()
-    assert spans_in(sender.bodies) == 6  # the late one flushed on stop
+    assert [spans_in([body]) for body in sender.bodies] == [4, 2]  # the rest flushed on stop
     assert export.stats.exported == 6 and export.stats.failed == 0
+
+
+async def test_the_interval_sends_what_waits_less_than_a_batch() -> None:
+    sender = Notifying(want=1)
+    export, tracer = exporter(sender, batch_size=512, interval=0.05)
+    async with export.lifespan():
+        for _ in range(3):
+            tracer.start("s").end()
+        async with asyncio.timeout(5):
+            await sender.sent.wait()
+        assert spans_in(sender.bodies) == 3 and export.queued == 0
+
+
+class Held(MemorySender):
+    """Holds its first export until ``release``; ``first``: it has gone, ``second``: two have."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding, self.release = asyncio.Event(), asyncio.Event()
+        self.first, self.second = asyncio.Event(), asyncio.Event()
+
+    async def send(self, body: bytes) -> None:
+        if not self.bodies:
+            self.holding.set()
+            await self.release.wait()
+        await super().send(body)
+        (self.first if len(self.bodies) == 1 else self.second).set()
+
+
+async def test_spans_that_end_during_an_export_wait_for_a_whole_batch() -> None:
+    # Sent right after the export they waited for, they made a busy hub send small batches back to back.
+    sender = Held()
+    export, tracer = exporter(sender, batch_size=4, interval=3600)
+    async with export.lifespan():
+        for _ in range(4):
+            tracer.start("s").end()
+        async with asyncio.timeout(5):
+            await sender.holding.wait()
+            for _ in range(2):  # end while the first batch is on its way
+                tracer.start("s").end()
+            sender.release.set()
+            await sender.first.wait()
+            for _ in range(2):  # company: a whole batch again
+                tracer.start("s").end()
+            await sender.second.wait()
+        assert [spans_in([body]) for body in sender.bodies] == [4, 4]
 
 
 async def test_a_full_queue_drops_and_counts() -> None:
