@@ -60,6 +60,24 @@ class _Layout:
 _Release = tuple[Admission, int | None, bool]
 
 
+class _Sets:
+    """A batch's limit sets as the scripts take them (``lua_clock.READ_SETS``): each distinct set's
+    specs and keys once, and a number that its decisions or releases carry instead."""
+
+    def __init__(self) -> None:
+        self.keys: list[str | bytes] = []
+        self.specs: list[str | bytes] = []
+        self._numbers: dict[int, int] = {}
+
+    def number(self, layout: _Layout) -> int:
+        number = self._numbers.get(id(layout))
+        if number is None:
+            number = self._numbers[id(layout)] = len(self.specs) + 1
+            self.specs.append(layout.specs)
+            self.keys += layout.keys
+        return number
+
+
 class RedisStore:
     """A ``RateLimitStore`` in Redis, shared by every hub process that uses the same ``prefix``."""
 
@@ -197,49 +215,34 @@ class RedisStore:
             await self._client.aclose()
 
     async def _send_admits(self, admissions: Sequence[Admission]) -> list[Decision]:
-        # Each distinct set of limits goes once per batch (its specs and keys); a decision names it
-        # by its number, at the end of its settings (see the script).
-        keys: list[str | bytes] = []
-        specs: list[str | bytes] = []
+        sets = _Sets()
         decisions: list[str | bytes] = []
-        numbers: dict[int, int] = {}
         layouts = []
         suffix = self._admit_suffix
         for admission in admissions:
             layout = self._layout(admission.limits)
             layouts.append(layout)
-            number = numbers.get(id(layout))
-            if number is None:
-                number = numbers[id(layout)] = len(specs) + 1
-                specs.append(layout.specs)
-                keys += layout.keys
-            decisions += (admission.id, f"{admission.tokens}{suffix}{number}")
-        args = [self._now(), len(specs), *specs, *decisions]
+            decisions += (admission.id, f"{admission.tokens}{suffix}{sets.number(layout)}")
+        args = [self._now(), len(sets.specs), *sets.specs, *decisions]
         if self._decision_timeout is None:
-            replies = await self._run(self._admit, keys, args)
+            replies = await self._run(self._admit, sets.keys, args)
         else:
             async with asyncio.timeout(self._decision_timeout):
-                replies = await self._run(self._admit, keys, args)
+                replies = await self._run(self._admit, sets.keys, args)
         answers = zip(admissions, replies, layouts, strict=True)
         return [_decision(admission, reply, layout.resets) for admission, reply, layout in answers]
 
     async def _send_releases(self, releases: Sequence[_Release]) -> list[None]:
-        keys: list[str | bytes] = []
-        specs: list[str | bytes] = []
+        sets = _Sets()
         items: list[str | bytes] = []
-        numbers: dict[int, int] = {}
         suffix = self._release_suffix
         for admission, used_tokens, undo in releases:
-            layout = self._layout(admission.limits)
-            number = numbers.get(id(layout))
-            if number is None:
-                number = numbers[id(layout)] = len(specs) + 1
-                specs.append(layout.specs)
-                keys += layout.keys
+            number = sets.number(self._layout(admission.limits))
             used = -1 if used_tokens is None else used_tokens
             mode = "undo" if undo else "settle"
             items += (admission.id, f"{mode} {used} {admission.tokens}{suffix}{number}")
-        await self._run(self._release, keys, [self._now(), len(specs), *specs, *items])
+        args = [self._now(), len(sets.specs), *sets.specs, *items]
+        await self._run(self._release, sets.keys, args)
         return [None] * len(releases)
 
     async def _send_settlements(self, releases: Sequence[_Release]) -> list[None]:

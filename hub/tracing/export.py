@@ -6,9 +6,9 @@ soon as they wait, and what waits less than a batch every ``interval`` seconds, 
 batch span processor does; each batch is encoded (``otlp.Encoder``) and sent (``senders``). Spans that
 end while a batch is being sent wait for a batch of their own: sending them right after it, as this
 exporter once did, made a busy hub send batches of ~40 spans back to back (150 requests a second,
-each costing the hub ~200 us) instead of a few full ones. A failed
-export is counted and logged once per failure streak, and its spans are gone; nothing is ever raised
-into a call. On shutdown what is queued is flushed, within the exporter's timeout.
+each costing the hub ~200 us) instead of a few full ones. A failed export is counted and logged once
+per failure streak, and its spans are gone; nothing is ever raised into a call. On shutdown what is
+queued is flushed, within the exporter's timeout.
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ class Exporter:
                 except TimeoutError:
                     whole = False  # the interval is up: whatever waits goes
             wake.clear()
-            await self._send_queued(whole and not self._stopping)
-        await self.flush()
+            await self._send_queued(whole)
+        await self.flush()  # stopping: what waits less than a batch goes too
 
     async def flush(self) -> None:
         """Send everything queued now, in batches (and what ends meanwhile)."""
