@@ -68,20 +68,28 @@ class Coalescer(Generic[T, R]):
 
     def _add(self, item: T, future: asyncio.Future[R] | None) -> None:
         self._pending.append((item, future))
-        if len(self._pending) >= self._max_batch:
-            self.flush()
-        elif not self._scheduled:
-            # call_soon runs after every callback already due in this turn: all of their
-            # submissions are in by then.
-            loop = asyncio.get_running_loop()
-            if self._delay > 0:
-                loop.call_later(self._delay, self.flush)
-            else:
-                loop.call_soon(self.flush)
+        if not self._scheduled:
+            # The task's first step runs after every callback already due in this turn: all of
+            # their submissions are in by then, and the first batch is sent from that very step.
             self._scheduled = True
+            self._spawn(self._drain())
+
+    async def _drain(self) -> None:
+        """Send what is pending at the end of this turn (or after ``delay``), in order: the first
+        batch from this task, at once (its command is written in this step, not a turn later by a
+        task of its own), any further ones from tasks of their own."""
+        if self._delay > 0:
+            await asyncio.sleep(self._delay)
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        size = self._max_batch
+        for start in range(size, len(pending), size):
+            self._spawn(self._run(pending[start : start + size]))
+        if pending:
+            await self._run(pending[:size])
 
     def flush(self) -> None:
-        """Send what is pending now (also called by the loop at the end of the turn)."""
+        """Send what is pending now, without waiting for the end of the turn."""
         self._scheduled = False
         while self._pending:
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]

@@ -6,8 +6,8 @@ objects, encoders, asyncio streams) against ~10 us for the same command written 
 ``asyncio.Protocol``: at thousands of calls per second that is the difference between a policy
 stage that costs a fifth of the hub and one that costs half. So the limits store talks to Redis
 through this class: commands are written to one connection as they come (pipelined, no pool, no
-lock; the commands of one turn of the event loop leave in one write) and replies are matched to
-them in order, which is how Redis answers.
+lock; the first command of a turn of the event loop at once, the rest of the turn's in one write at
+its end) and replies are matched to them in order, which is how Redis answers.
 
 It speaks only what the stores need (``EVALSHA``, ``EVAL``, ``SCRIPT LOAD``, ``HMGET``, ``PING``, plus
 ``AUTH``/``SELECT`` from the URL) and raises redis-py's own exception classes, so code written
@@ -98,10 +98,13 @@ class RespClient:
             self._conn = None
 
     async def _connect(self) -> _Connection:
-        # Commands that arrive while a connection is being made wait for that one.
-        if self._connecting is None:
-            self._connecting = asyncio.ensure_future(self._open())
+        # Commands that arrive while a connection is being made wait for that one. An attempt that
+        # ended with every waiter gone (timed out) is stale: its outcome says nothing about now.
         connecting = self._connecting
+        if connecting is None or connecting.done():
+            if connecting is not None and not connecting.cancelled():
+                connecting.exception()  # retrieved: a failure nobody waited for is not "never retrieved"
+            connecting = self._connecting = asyncio.ensure_future(self._open())
         try:
             return await asyncio.shield(connecting)
         finally:
@@ -151,6 +154,7 @@ class _Connection(asyncio.Protocol):
         self._waiting: deque[tuple[asyncio.Future[Reply], float]] = deque()
         self._buffer = bytearray()
         self._out: list[bytes] = []
+        self._corked = False  # a command was written this turn: the rest of the turn's wait for its end
         self._watchdog: asyncio.TimerHandle | None = None
         self.closed = False
 
@@ -163,16 +167,22 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Reply] = loop.create_future()
         self._waiting.append((future, time.monotonic()))
-        # Written at the end of this turn of the loop, with every other command of the turn: one
-        # write (one system call) for all of them, the cost that dominated a command before.
-        self._out.append(command)
-        if len(self._out) == 1:
+        # The first command of a turn of the loop is written at once: Redis starts on it while this
+        # turn goes on (the limits store's coalescer already made it a batch). Any later ones of the
+        # same turn wait for its end and leave in one write (a system call costs more than a small
+        # command).
+        if self._corked:
+            self._out.append(command)
+        else:
+            self._transport.write(command)
+            self._corked = True
             loop.call_soon(self._flush)
         if self._watchdog is None:
             self._arm()
         return future
 
     def _flush(self) -> None:
+        self._corked = False
         if self._out and not self.closed and self._transport is not None:
             self._transport.write(b"".join(self._out))
         self._out.clear()

@@ -42,6 +42,16 @@ async def test_items_of_one_turn_travel_together_in_order() -> None:
     assert sender.batches[-1] == [42]
 
 
+async def test_a_batch_is_sent_in_the_very_next_turn() -> None:
+    sender = Sender()
+    coalescer = Coalescer(sender.send, sender.spawn)
+    future = coalescer.submit(1)
+    coalescer.submit(2)
+    await asyncio.sleep(0)  # one turn: the batch's task has run its first step, which sends
+    assert sender.batches == [[1, 2]]
+    assert await future == 10
+
+
 async def test_a_failed_batch_fails_every_item() -> None:
     sender = Sender(fail=True)
     coalescer = Coalescer(sender.send, sender.spawn)

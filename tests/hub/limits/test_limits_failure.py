@@ -94,6 +94,9 @@ async def run_and_kill(
 
 async def back_to_redis(hub: Hub, server: RedisServer, clock: FakeClock, spec: LimitSpec) -> None:
     server.start()  # same port, empty (no persistence)
+    # What the outage's calls still had under way (undos, a connection attempt begun while Redis was
+    # down) ends first: its failure belongs to the outage, not to the probe.
+    await hub.remote.settled()
     clock.advance(PROBE)  # the next decision probes Redis again
     decision = await hub.store.admit([spec])
     assert decision.admission is not None and decision.admission.origin == hub.remote.origin

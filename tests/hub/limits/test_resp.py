@@ -11,7 +11,7 @@ import pytest
 import redis
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 
-from hub.limits.resp import RespClient, encode, parse
+from hub.limits.resp import RespClient, _Connection, encode, parse
 from tests.hub.limits.redis_server import RedisServer, start_redis
 from tests.hub.limits.support import REDIS_URL
 
@@ -52,6 +52,36 @@ def test_from_url_reads_database_and_credentials_and_hides_them() -> None:
     assert "p@ss" not in repr(client) and "6390/3" in repr(client)
     with pytest.raises(ValueError, match="redis://"):
         RespClient.from_url("http://127.0.0.1:6379")
+
+
+class Transport:
+    """What ``_Connection`` writes, as it writes it (the system calls it makes)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def abort(self) -> None:
+        pass
+
+
+@ANYIO
+async def test_the_first_command_of_a_turn_is_written_at_once_the_rest_at_its_end() -> None:
+    conn = _Connection(timeout=5)
+    transport = Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    sent = [conn.send(b"first")]
+    assert transport.writes == [b"first"]  # Redis can start on it while this turn goes on
+    sent += [conn.send(b"second"), conn.send(b"third")]
+    assert transport.writes == [b"first"]
+    await asyncio.sleep(0)
+    assert transport.writes == [b"first", b"secondthird"]  # one write for the rest of the turn
+    sent.append(conn.send(b"next turn"))
+    assert transport.writes[-1] == b"next turn"
+    conn.close(ConnectionError("done"))
+    assert all(isinstance(future.exception(), ConnectionError) for future in sent)
 
 
 @ANYIO
@@ -102,6 +132,23 @@ async def test_a_killed_server_fails_what_waits_and_the_client_reconnects(server
             await client.ping()  # nobody listens: refused at once, not after a timeout
         server.start()
         assert await client.ping() == b"PONG"
+    finally:
+        await client.aclose()
+
+
+@ANYIO
+async def test_a_connection_attempt_nobody_waits_for_any_more_is_not_reused(server: RedisServer) -> None:
+    server.kill()
+    client = RespClient.from_url(server.url, timeout=5)
+    try:
+        gone = asyncio.ensure_future(client.ping())
+        await asyncio.sleep(0)  # its connection attempt is under way
+        gone.cancel()  # ...and its only waiter leaves; the attempt fails with nobody to see it
+        await asyncio.gather(gone, return_exceptions=True)
+        for _ in range(20):  # let the attempt end (refused)
+            await asyncio.sleep(0)
+        server.start()
+        assert await client.ping() == b"PONG"  # a new attempt, not the old failure
     finally:
         await client.aclose()
 
