@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
 from typing import NamedTuple, Protocol
 
 from hub.limits.spec import Kind, LimitSpec
@@ -22,9 +23,9 @@ Clock = Callable[[], float]
 # once the window is full, and a zero-token entry would cost memory without counting.
 MIN_TOKENS = 1
 
-# The value types below are NamedTuples, not frozen dataclasses: every call builds an Admission, a
-# Decision and a LimitStatus per limit, and a NamedTuple costs a third as much to build (immutable
-# all the same).
+# The value types below are NamedTuples, not frozen dataclasses: every call builds an Admission and
+# a Decision, and a NamedTuple costs a third as much to build (immutable all the same). A Decision is
+# a small class of its own: its statuses may be built only when read.
 
 
 class LimitSet(tuple[LimitSpec, ...]):
@@ -100,11 +101,46 @@ class LimitStatus(NamedTuple):
         return self.spec.limit
 
 
-class Decision(NamedTuple):
-    """The outcome of ``admit``: ``admission`` is set exactly when the call was admitted."""
+class Decision:
+    """The outcome of ``admit``: ``admission`` is set exactly when the call was admitted.
 
-    admission: Admission | None
-    statuses: tuple[LimitStatus, ...]
+    ``statuses`` has one ``LimitStatus`` per limit. Only a refusal reads them on the request path
+    (its 429 headers and message), so a store may hand the raw counts of a decision that charged
+    every limit (``Decision.charged``) and the statuses are built the first time they are read:
+    six small tuples per admitted call that nobody looks at cost more than the rest of the decision.
+    """
+
+    __slots__ = ("_charged", "_statuses", "admission")
+
+    def __init__(self, admission: Admission | None, statuses: tuple[LimitStatus, ...]) -> None:
+        self.admission = admission
+        self._statuses: tuple[LimitStatus, ...] | None = statuses
+        self._charged: tuple[Sequence[int | str], Sequence[float]] | None = None
+
+    @classmethod
+    def charged(
+        cls, admission: Admission, remaining: Sequence[int | str], resets: Sequence[float]
+    ) -> Decision:
+        """Every limit of ``admission`` allowed and charged: each one's ``remaining`` count (as
+        digits, parsed when read) and ``reset`` (its window), nothing to wait for."""
+        if len(remaining) != len(admission.limits) or len(resets) != len(admission.limits):
+            raise ValueError(f"a decision of {len(admission.limits)} limits got {len(remaining)} answers")
+        decision = cls(admission, ())
+        decision._statuses = None
+        decision._charged = (remaining, resets)
+        return decision
+
+    @property
+    def statuses(self) -> tuple[LimitStatus, ...]:
+        statuses = self._statuses
+        if statuses is None:
+            assert self.admission is not None and self._charged is not None
+            remaining, resets = self._charged
+            limits = self.admission.limits
+            statuses = self._statuses = tuple(
+                map(LimitStatus, limits, map(int, remaining), resets, repeat(True), repeat(0.0))
+            )
+        return statuses
 
     @property
     def admitted(self) -> bool:
@@ -123,6 +159,16 @@ class Decision(NamedTuple):
         if refused:
             return max(refused, key=lambda s: s.retry_after)
         return min(self.statuses, key=_fraction_left, default=None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return (self.admission, self.statuses) == (other.admission, other.statuses)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and not meant as a key
+
+    def __repr__(self) -> str:
+        return f"Decision(admission={self.admission!r}, statuses={self.statuses!r})"
 
 
 def _fraction_left(status: LimitStatus) -> float:

@@ -26,7 +26,6 @@ import math
 import secrets
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -325,12 +324,14 @@ def _decision(admission: Admission, reply: bytes | str, resets: tuple[float, ...
     # bytes, or str from a client made with decode_responses=True
     text = reply.decode() if isinstance(reply, bytes) else reply
     admitted, *fields = text.split(" ")
+    if "," not in text:
+        decision = Decision.charged(admission, fields, resets)  # its statuses are built if read
+        if not "".join(fields).isdigit():
+            _ = decision.statuses  # anything but plain counts is parsed now: a bad reply fails here
+        return decision
     limits = admission.limits
     if len(fields) != len(limits):
         raise ValueError(f"a decision of {len(limits)} limits got {len(fields)} answers")
-    if "," not in text:
-        charged = map(LimitStatus, limits, map(int, fields), resets, repeat(True), repeat(0.0))
-        return Decision(admission, tuple(charged))
     return Decision(admission if admitted == "1" else None, tuple(map(_status, limits, fields)))
 
 

@@ -116,10 +116,31 @@ def estimate_tokens(call: Call, default_max_tokens: int) -> Estimate:
 
 
 def _text_size(value: Any) -> int:
-    if isinstance(value, str):
+    """Characters of text in a prompt: strings, and the ``content``/``text`` of messages and parts.
+
+    Every limited call runs this over its whole prompt, so the usual shapes (a string, a list, a
+    ``dict``) are tested by exact type first: an ``isinstance`` against ``Mapping`` goes through the
+    ABC machinery, and a generator per level costs more than the loop it feeds."""
+    kind = type(value)
+    if kind is str:
         return len(value)
-    if isinstance(value, Mapping):
-        return sum(_text_size(v) for k, v in value.items() if k in ("content", "text"))
+    if kind is list:
+        total = 0
+        for item in value:
+            total += len(item) if type(item) is str else _text_size(item)
+        return total
+    if kind is dict or isinstance(value, Mapping):
+        total = 0
+        for key in _TEXT_KEYS:
+            if key in value:
+                text = value[key]
+                total += len(text) if type(text) is str else _text_size(text)
+        return total
+    if isinstance(value, str):  # subclasses
+        return len(value)
     if isinstance(value, list):
-        return sum(_text_size(item) for item in value)
+        return sum(map(_text_size, value))
     return 0
+
+
+_TEXT_KEYS = ("content", "text")

@@ -8,6 +8,7 @@ from hub.errors import RateLimited, ServerError
 from hub.limits.base import Admission, Decision, LimitSet, LimitStatus
 from hub.limits.errors import LimitExceeded, LimitStoreUnavailable
 from hub.limits.headers import rate_limit_headers
+from hub.limits.redis import _decision
 from hub.limits.spec import FailureMode, Kind, LimitSpec, Scope
 
 RPM = LimitSpec(Scope.KEY, "sk-123", Kind.REQUESTS, 60)
@@ -76,6 +77,27 @@ def test_headers_of_an_admission_describe_the_tightest_limit() -> None:
     assert headers["x-ratelimit-limit"] == "60" and headers["x-ratelimit-remaining"] == "6"
     assert "retry-after" not in headers
     assert rate_limit_headers(Decision(admission, ())) == {}
+
+
+def test_a_charged_decision_builds_the_statuses_an_eager_one_has_when_read() -> None:
+    admission = Admission("a", LimitSet((RPM, TPM)), 10, "redis")
+    charged = Decision.charged(admission, ["6", "5000"], (60.0, 60.0))
+    eager = Decision(admission, (LimitStatus(RPM, 6, 60.0, True), LimitStatus(TPM, 5_000, 60.0, True)))
+    assert charged.admitted and charged.retry_after == 0.0
+    assert charged.statuses == eager.statuses and charged == eager
+    assert charged.statuses is charged.statuses  # built once
+    assert rate_limit_headers(charged) == rate_limit_headers(eager)
+    with pytest.raises(ValueError, match="2 limits got 1 answers"):
+        Decision.charged(admission, ["6"], (60.0,))
+
+
+def test_a_redis_reply_becomes_a_decision_and_a_malformed_one_fails_at_once() -> None:
+    admission = Admission("a", LimitSet((RPM, TPM)), 10, "redis")
+    assert _decision(admission, b"1 6 5000", (60.0, 60.0)).statuses[1] == LimitStatus(TPM, 5_000, 60.0, True)
+    refused = _decision(admission, b"0 1,6,60000,0 0,12,59200,12300", (60.0, 60.0))
+    assert not refused.admitted and refused.retry_after == pytest.approx(12.3)
+    with pytest.raises(ValueError):
+        _decision(admission, b"1 6 9.9999999999999e+14", (60.0, 60.0))  # not counts: parsed, and fails
 
 
 def test_errors_map_to_429_and_503_without_echoing_a_key() -> None:

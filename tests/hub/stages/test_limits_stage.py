@@ -61,6 +61,23 @@ def test_estimate_is_prompt_plus_max_tokens() -> None:
     assert estimate_tokens(call, 99).total == 3
 
 
+def test_prompt_size_counts_the_text_of_every_shape_of_prompt() -> None:
+    class Parts(dict[str, object]):
+        """A Mapping that is not a plain dict."""
+
+    messages = [
+        {"role": "system", "content": "x" * 8},  # 8
+        {"role": "user", "content": [{"type": "text", "text": "y" * 12}, {"type": "image_url"}]},  # 12
+        Parts(content="z" * 4, name="ignored-because-not-text"),  # 4
+        {"role": "assistant", "content": None, "tool_calls": [{"function": {"arguments": "{}"}}]},  # 0
+        "w" * 16,  # 16
+    ]
+    call = Call("http", Operation.CHAT, "m", {"messages": messages, "max_tokens": 1})
+    assert estimate_tokens(call, 99).prompt == (8 + 12 + 4 + 16) // 4
+    prompt = Call("http", Operation.COMPLETION, "m", {"prompt": ["ab" * 4, "cd" * 4], "max_tokens": 1})
+    assert estimate_tokens(prompt, 99).prompt == 16 // 4
+
+
 async def test_requests_limit_refuses_with_retry_after() -> None:
     clock = Clock()
     store = MemoryStore(clock)
