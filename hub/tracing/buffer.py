@@ -6,11 +6,12 @@ dropped and counted). A span is kept as one plain tuple of plain values and turn
 read (``render``): a span costs the hot path one small tuple and an append, and the JSON is built for the
 few that are looked at.
 
-Why plain tuples: the buffer holds thousands of spans for minutes, and a ``Span`` object (or a named
-tuple, or an enum member inside) stays tracked by the garbage collector, so every full collection walks
-all of them. CPython stops tracking a plain tuple of untracked values (numbers, strings, dicts of them)
-the first time a collection sees it. Measured (``python -m bench.ratio``, 9 interleaved rounds): tracing
-with a 500-trace buffer of ``Span`` objects kept 83% of untraced throughput, with a 10-trace buffer 90%.
+Why plain tuples: the buffer holds thousands of spans for minutes, and a ``Span`` object (16 slots,
+an events list, enum members) is heavier to keep and for the garbage collector to walk. Measured
+(``python -m bench.ratio``, 9 interleaved rounds): tracing with a 500-trace buffer of ``Span`` objects
+kept 83% of untraced throughput, with a 10-trace buffer 90%. (The tuples stay tracked by the collector
+all the same: CPython untracks a tuple only when none of its items can hold references, and a dict,
+even one the collector does not track, counts as one that can.)
 """
 
 from __future__ import annotations
