@@ -80,13 +80,10 @@ class Coalescer(Generic[T, R]):
         task of its own), any further ones from tasks of their own."""
         if self._delay > 0:
             await asyncio.sleep(self._delay)
-        self._scheduled = False
-        pending, self._pending = self._pending, []
-        size = self._max_batch
-        for start in range(size, len(pending), size):
-            self._spawn(self._run(pending[start : start + size]))
-        if pending:
-            await self._run(pending[:size])
+        batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+        self.flush()  # more than a batch: the rest from tasks of their own, sent after this one
+        if batch:
+            await self._run(batch)
 
     def flush(self) -> None:
         """Send what is pending now, without waiting for the end of the turn."""

@@ -122,9 +122,9 @@ def _text_size(value: Any) -> int:
     ``dict``) are tested by exact type first: an ``isinstance`` against ``Mapping`` goes through the
     ABC machinery, and a generator per level costs more than the loop it feeds."""
     kind = type(value)
-    if kind is str:
+    if kind is str or isinstance(value, str):
         return len(value)
-    if kind is list:
+    if kind is list or isinstance(value, list):
         total = 0
         for item in value:
             total += len(item) if type(item) is str else _text_size(item)
@@ -136,10 +136,6 @@ def _text_size(value: Any) -> int:
                 text = value[key]
                 total += len(text) if type(text) is str else _text_size(text)
         return total
-    if isinstance(value, str):  # subclasses
-        return len(value)
-    if isinstance(value, list):
-        return sum(map(_text_size, value))
     return 0
 
 
