@@ -8,13 +8,21 @@ attribute cleaning): a span here is one ``__slots__`` object, ids come from the 
 Sampling is OpenTelemetry's ``ParentBased(TraceIdRatioBased(ratio))``: a child follows its parent's
 decision (local or remote); a root is kept when the low 64 bits of its trace id fall under
 ``ratio * 2**64``. An unsampled span still has ids (its ``traceparent`` says ``-00``) but records nothing.
+
+A trace the hub starts gets an id whose first 4 bytes are the Unix time in seconds and whose other 12
+are random, as AWS X-Ray's are (W3C Trace Context allows it; its Level 2 asks only the rightmost 7
+bytes to be random, and sampling reads the low 8). Why: the usage ledger indexes ``trace_id``, and a
+random key lands on a random page of that index, so each insert touched a page long out of the
+database's cache, the more so the larger the ledger; keys in time order land at the index's end, as
+UUIDv7 keys do. Measured: the ledger writer's CPU per traced call 10-15 us against ~6 us.
 """
 
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
 from enum import IntEnum
 from time import time_ns
@@ -23,6 +31,7 @@ from typing import NamedTuple, Protocol
 from hub.tracing.attributes import Attributes
 
 _ID_MASK = (1 << 64) - 1
+_SECONDS_MASK = (1 << 32) - 1  # a trace id's first 4 bytes (until 2106)
 
 
 class SpanKind(IntEnum):
@@ -146,8 +155,14 @@ _NO_LINKS: tuple[SpanContext, ...] = ()
 class Tracer:
     """Starts spans; knows the current one of the running task (``current``/``activate``)."""
 
-    def __init__(self, sample_ratio: float = 1.0, processors: Sequence[SpanProcessor] = ()) -> None:
+    def __init__(
+        self,
+        sample_ratio: float = 1.0,
+        processors: Sequence[SpanProcessor] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._random = random.Random(os.urandom(32))
+        self._clock = clock  # Unix seconds, for the first 4 bytes of a new trace's id
         self._bound = round(sample_ratio * (1 << 64))
         self._processors = tuple(processors)
         # Per tracer, so two hubs in one process never see each other's spans.
@@ -165,7 +180,7 @@ class Tracer:
         getrandbits = self._random.getrandbits
         span_id = getrandbits(64) or 1
         if parent is None:
-            trace_id = getrandbits(128) or 1
+            trace_id = (int(self._clock()) & _SECONDS_MASK) << 96 | getrandbits(96) or 1
             sampled = (trace_id & _ID_MASK) < self._bound
             return Span(
                 self._processors,

@@ -77,3 +77,18 @@ def test_only_sampled_spans_reach_the_processors_once() -> None:
     tracer.start("c", SpanContext(1, 2, False)).end()
     (summary,) = buffer.recent(10)
     assert summary["span_count"] == 1
+
+
+def test_a_new_trace_id_starts_with_the_second_it_began_and_is_random_after() -> None:
+    now = [1_700_000_000.9]
+    tracer = Tracer(1.0, [TraceBuffer()], clock=lambda: now[0])
+    ids = [tracer.start("r").trace_id for _ in range(200)]
+    assert {trace_id >> 96 for trace_id in ids} == {1_700_000_000}
+    assert len(set(ids)) == 200 and len({trace_id & ((1 << 64) - 1) for trace_id in ids}) == 200
+    assert len({(trace_id >> 64) & 0xFFFFFFFF for trace_id in ids}) > 190  # the 4 bytes after the time
+    # A later second's ids sort after, as numbers and as the 32-hex-digit strings the ledger stores.
+    now[0] += 1
+    later = tracer.start("r").trace_id
+    assert later > max(ids) and f"{later:032x}" > max(f"{trace_id:032x}" for trace_id in ids)
+    # A child keeps its parent's id, a remote parent's included.
+    assert tracer.start("c", SpanContext(5, 6, True)).trace_id == 5
