@@ -166,14 +166,24 @@ def create_key(workdir: Path, config: Mapping[str, Any], tag: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def start_hub(workdir: Path, config: Mapping[str, Any], cpu: int | None, tag: str) -> Server:
-    """``hub serve --config FILE`` (the installed console script) with ``config`` written as YAML."""
+def start_hub(
+    workdir: Path,
+    config: Mapping[str, Any],
+    cpu: int | None,
+    tag: str,
+    wrapper: Sequence[str] = (),
+    timeout: float = 60.0,
+) -> Server:
+    """``hub serve --config FILE`` (the installed console script) with ``config`` written as YAML;
+    ``wrapper`` runs it (``valgrind ...``: the script then goes to this interpreter explicitly)."""
     config_path = workdir / f"hub-{tag}.yaml"
     config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
     script = Path(sys.executable).with_name("hub")
     hub = [str(script)] if script.exists() else [sys.executable, "-m", "hub"]
-    cmd = [*hub, "serve", "--config", str(config_path), "--host", LOCALHOST, "--port", "{port}"]
-    return _start(f"hub-{tag}", pinned(cmd, cpu), "/healthz", workdir)
+    if wrapper and script.exists():
+        hub = [sys.executable, str(script)]
+    cmd = [*wrapper, *hub, "serve", "--config", str(config_path), "--host", LOCALHOST, "--port", "{port}"]
+    return _start(f"hub-{tag}", pinned(cmd, cpu), "/healthz", workdir, timeout)
 
 
 @contextlib.contextmanager
