@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import os
 import random
-import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
 from enum import IntEnum
-from time import time_ns
+from time import time, time_ns
 from typing import NamedTuple, Protocol
 
 from hub.tracing.attributes import Attributes
@@ -159,7 +158,7 @@ class Tracer:
         self,
         sample_ratio: float = 1.0,
         processors: Sequence[SpanProcessor] = (),
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time,
     ) -> None:
         self._random = random.Random(os.urandom(32))
         self._clock = clock  # Unix seconds, for the first 4 bytes of a new trace's id
