@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.load import Wrk, WrkNotFound
-from bench.meters import process_cpu_seconds
+from bench.meters import main_thread_cpu_seconds, process_cpu_seconds
 from bench.run import check_answer
 from bench.scenarios import Scenario, by_name
 from bench.servers import (
@@ -91,6 +91,7 @@ def _start(
 class Point:
     rps: float
     cpu_us: float  # the hub's CPU time (user + system) per request
+    other_us: float = 0.0  # of which its threads but the event loop's (the SQLite writer, ...)
 
 
 def _round(
@@ -100,12 +101,13 @@ def _round(
     measured: dict[int, Point] = {}
     for i in [*range(start, len(hubs)), *range(start)]:
         scenario, hub = hubs[i]
-        cpu = process_cpu_seconds(hub.pid)
+        cpu, main = process_cpu_seconds(hub.pid), main_thread_cpu_seconds(hub.pid)
         load = wrk.run(hub.url + scenario.path, scenario, args.concurrency, args.duration)
-        cpu = process_cpu_seconds(hub.pid) - cpu
+        cpu, main = process_cpu_seconds(hub.pid) - cpu, main_thread_cpu_seconds(hub.pid) - main
         if load.total_errors:
             print(f"bench: {scenario.name}: {load.total_errors} errors in a round", file=sys.stderr)
-        measured[i] = Point(load.rps, cpu / load.requests * 1e6 if load.requests else 0.0)
+        per = 1e6 / load.requests if load.requests else 0.0
+        measured[i] = Point(load.rps, cpu * per, max(cpu - main, 0.0) * per)
     points = [measured[i] for i in range(len(hubs))]
     named = (f"{s.name} {p.rps:,.0f} ({p.cpu_us:.0f} us)" for (s, _), p in zip(hubs, points, strict=True))
     print("round: " + "  ".join(named), flush=True)
@@ -116,21 +118,24 @@ def _report(scenarios: list[Scenario], rounds: list[list[Point]], args: argparse
     """Two ratios per configuration, each the median over rounds of the round's own ratio: req/s (what
     the goals name), and the hub's CPU per request (the baseline's over this one's: the throughput the
     hub's core would give if the hub alone bounded it; it does not move when the load generator's core,
-    which also runs the upstream and Redis, is the one that is short)."""
+    which also runs the upstream and Redis, is the one that is short). Beside the CPU per request, in
+    brackets, the part spent outside the event loop's thread (the SQLite ledger writer, mostly)."""
     print(f"\n{len(rounds)} rounds of {args.duration} s per configuration, concurrency {args.concurrency}")
     base = scenarios[0].name
     print(
         f"| configuration | median req/s | req/s ratio to {base} (range) "
-        f"| hub CPU us/req | CPU-per-request ratio (range) |"
+        f"| hub CPU us/req (other threads) | CPU-per-request ratio (range) |"
     )
     print("|---|---:|---:|---:|---:|")
     for i, scenario in enumerate(scenarios):
         points = [r[i] for r in rounds]
         ratios = [r[i].rps / r[0].rps for r in rounds if r[0].rps > 0]
         capacity = [r[0].cpu_us / r[i].cpu_us for r in rounds if r[i].cpu_us > 0]
+        other = statistics.median(p.other_us for p in points)
+        cpu = f"{statistics.median(p.cpu_us for p in points):.0f} ({other:.0f})"
         print(
             f"| {scenario.name} | {statistics.median(p.rps for p in points):,.0f} "
-            f"| {_ratio(ratios)} | {statistics.median(p.cpu_us for p in points):.0f} | {_ratio(capacity)} |"
+            f"| {_ratio(ratios)} | {cpu} | {_ratio(capacity)} |"
         )
 
 
