@@ -51,8 +51,11 @@ def test_ratio_measures_configurations_in_rounds_against_the_baseline() -> None:
     (baseline,) = [line for line in proc.stdout.splitlines() if line.startswith("| chat-untraced |")]
     assert "| 100% (100%-100%) |" in baseline and baseline.rstrip().endswith("| 100% (100%-100%) |")
     (row,) = [line for line in proc.stdout.splitlines() if line.startswith("| chat-otlp |")]
-    median_rps, cpu_us = float(row.split("|")[2].replace(",", "")), float(row.split("|")[4])
-    assert median_rps > 0 and cpu_us > 0  # the hub's CPU per request is measured too
+    cpu_us, other_us = row.split("|")[4].replace("(", "").replace(")", "").split()
+    median_rps = float(row.split("|")[2].replace(",", ""))
+    # The hub's CPU per request is measured too, and the part outside the event loop's thread (the
+    # ledger writer) beside it.
+    assert median_rps > 0 and float(cpu_us) > 0 and 0 <= float(other_us) < float(cpu_us)
     (control,) = [line for line in proc.stdout.splitlines() if line.startswith("| chat-untraced-control |")]
     assert float(control.split("|")[2].replace(",", "")) > 0  # a second hub of the baseline, measured
     assert "errors in a round" not in proc.stderr
