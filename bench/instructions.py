@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import Wrk, WrkNotFound
@@ -39,12 +39,11 @@ from bench.scenarios import Scenario, by_name
 from bench.servers import (
     HUB_CPU,
     LOAD_CPU,
+    Server,
     can_pin,
-    create_key,
-    hub_config,
     redis_pinned,
     start_fakes,
-    start_hub,
+    start_scenario_hub,
 )
 
 _TOTALS = re.compile(rb"^(?:totals|summary):\s+(\d+)", re.MULTILINE)
@@ -110,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: {exc}", file=sys.stderr)
             return 2
         upstream, sink = start_fakes(stack, workdir, cpus[1], 5, (s.hub_overrides for s in scenarios))
-        urls = (upstream.url, None if sink is None else sink.url)
-        counts = [_measure(s, wrk, workdir, urls, cpus, args) for s in scenarios]
+        counts = [_measure(s, wrk, workdir, (upstream, sink), cpus, args) for s in scenarios]
     _report(counts)
     return 0
 
@@ -120,20 +118,15 @@ def _measure(
     scenario: Scenario,
     wrk: Wrk,
     workdir: Path,
-    urls: tuple[str, str | None],
+    fakes: tuple[Server, Server | None],
     cpus: tuple[int | None, int | None],
     args: argparse.Namespace,
 ) -> Count:
-    config = hub_config(urls[0], scenario.hub_overrides, urls[1])
-    config["store"] = {"url": f"sqlite+aiosqlite:///{workdir / scenario.name}.db"}
-    if scenario.api_key:
-        key = create_key(workdir, config, scenario.name)
-        scenario = replace(scenario, headers={**scenario.headers, "Authorization": f"Bearer {key}"})
     out = workdir / f"callgrind.{scenario.name}"
-    hub = start_hub(workdir, config, cpus[0], scenario.name, Callgrind.wrapper(out), STARTUP_TIMEOUT)
+    wrapper = Callgrind.wrapper(out)
+    scenario, hub = start_scenario_hub(scenario, *fakes, workdir, cpus[0], wrapper, STARTUP_TIMEOUT)
     try:
-        redis_url = scenario.hub_overrides.get("limits", {}).get("redis_url")
-        with redis_pinned(redis_url, cpus[1]) if redis_url else contextlib.nullcontext():
+        with redis_pinned(scenario.redis_url, cpus[1]):
             check_answer(scenario, hub.url)
             wrk.run(hub.url + scenario.path, scenario, args.concurrency, args.warmup)
             counters = Callgrind(out, hub.pid)

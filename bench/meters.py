@@ -30,21 +30,25 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
-def process_cpu_seconds(pid: int, path: str | None = None) -> float:
-    """User + system CPU time of the process (all its threads) so far; ``path``: another ``stat`` file
-    of the same format (a thread's)."""
-    try:
-        with open(path or f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime: fields 14 and 15
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process (all its threads) so far."""
+    return _stat_cpu_seconds(f"/proc/{pid}/stat")
 
 
 def main_thread_cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process's main thread so far: the rest of ``process_cpu_seconds``
     is its other threads' (the hub's: the SQLite writer behind aiosqlite, DNS lookups, gRPC)."""
-    return process_cpu_seconds(pid, f"/proc/{pid}/task/{pid}/stat")
+    return _stat_cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
+
+
+def _stat_cpu_seconds(path: str) -> float:
+    """utime + stime from a ``/proc`` ``stat`` file (a process's or a thread's); 0 once it is gone."""
+    try:
+        with open(path, encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime: fields 14 and 15
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -35,11 +35,9 @@ from bench.servers import (
     LOAD_CPU,
     Server,
     can_pin,
-    create_key,
-    hub_config,
     redis_pinned,
     start_fakes,
-    start_hub,
+    start_scenario_hub,
 )
 
 
@@ -60,11 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         upstream, sink = start_fakes(stack, workdir, load_cpu, 5, (s.hub_overrides for s in scenarios))
         hubs: list[tuple[Scenario, Server]] = []
         for scenario in scenarios:
-            scenario, hub = _start(scenario, upstream, sink, workdir, hub_cpu)
+            scenario, hub = start_scenario_hub(scenario, upstream, sink, workdir, hub_cpu)
             stack.callback(hub.stop)
-            redis_url = scenario.hub_overrides.get("limits", {}).get("redis_url")
-            if redis_url:
-                stack.enter_context(redis_pinned(redis_url, load_cpu))
+            stack.enter_context(redis_pinned(scenario.redis_url, load_cpu))
             check_answer(scenario, hub.url)
             wrk.run(hub.url + scenario.path, scenario, args.concurrency, 1)  # warm up
             hubs.append((scenario, hub))
@@ -74,17 +70,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sink: {stats['otlp_exports']:,} OTLP export requests, {stats['otlp_bytes']:,} bytes")
     _report(scenarios, rounds, args)
     return 0
-
-
-def _start(
-    scenario: Scenario, upstream: Server, sink: Server | None, workdir: Path, cpu: int | None
-) -> tuple[Scenario, Server]:
-    config = hub_config(upstream.url, scenario.hub_overrides, None if sink is None else sink.url)
-    config["store"] = {"url": f"sqlite+aiosqlite:///{workdir / scenario.name}.db"}
-    if scenario.api_key:
-        key = create_key(workdir, config, scenario.name)
-        scenario = replace(scenario, headers={**scenario.headers, "Authorization": f"Bearer {key}"})
-    return scenario, start_hub(workdir, config, cpu, scenario.name)
 
 
 @dataclass(frozen=True, slots=True)

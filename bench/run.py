@@ -15,7 +15,6 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from bench.load import Wrk, WrkNotFound
@@ -29,11 +28,9 @@ from bench.servers import (
     PROJECT_ROOT,
     Server,
     can_pin,
-    create_key,
-    hub_config,
     redis_pinned,
     start_fakes,
-    start_hub,
+    start_scenario_hub,
 )
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results"
@@ -163,17 +160,9 @@ class Bench:
         targets = [t for t in self.args.targets if t is Target.HUB or scenario.direct]
         hub = None
         if Target.HUB in targets:
-            config = hub_config(upstream.url, scenario.hub_overrides, None if sink is None else sink.url)
-            # The run's own database (ledger, keys, tasks), never a hub.db in the checkout.
-            config["store"] = {"url": f"sqlite+aiosqlite:///{self.workdir / scenario.name}.db"}
-            if scenario.api_key:
-                key = create_key(self.workdir, config, scenario.name)
-                scenario = replace(scenario, headers={**scenario.headers, "Authorization": f"Bearer {key}"})
-            hub = start_hub(self.workdir, config, self.hub_cpu, scenario.name)
-        redis_url = scenario.hub_overrides.get("limits", {}).get("redis_url")
-        pin = redis_pinned(redis_url, self.load_cpu) if redis_url else contextlib.nullcontext()
+            scenario, hub = start_scenario_hub(scenario, upstream, sink, self.workdir, self.hub_cpu)
         try:
-            with pin:
+            with redis_pinned(scenario.redis_url, self.load_cpu):
                 for target in targets:
                     check_answer(scenario, _base(target, upstream, hub))
                 for concurrency in self.args.concurrency:

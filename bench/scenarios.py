@@ -38,6 +38,12 @@ class Scenario:
     expect: bytes = b""  # a good answer's body contains this; checked once before the load
     api_key: bool = False  # make a key with `hub keys create` for the hub's config and send it
 
+    @property
+    def redis_url(self) -> str | None:
+        """The Redis the hub's limits use, if any (``servers.redis_pinned`` moves it off the hub's CPU)."""
+        url: str | None = self.hub_overrides.get("limits", {}).get("redis_url")
+        return url
+
 
 def _chat(stream: bool) -> bytes:
     body: dict[str, Any] = {

@@ -13,14 +13,14 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 import yaml
 
-from bench.scenarios import MODEL
+from bench.scenarios import MODEL, Scenario
 from tests.support.net import LOCALHOST, ChildExited, free_port, stop_process, wait_for_http
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -186,12 +186,32 @@ def start_hub(
     return _start(f"hub-{tag}", pinned(cmd, cpu), "/healthz", workdir, timeout)
 
 
+def start_scenario_hub(
+    scenario: Scenario,
+    upstream: Server,
+    sink: Server | None,
+    workdir: Path,
+    cpu: int | None,
+    wrapper: Sequence[str] = (),
+    timeout: float = 60.0,
+) -> tuple[Scenario, Server]:
+    """The hub of ``scenario``, on the run's own database (ledger, keys, tasks; never a hub.db in the
+    checkout); a scenario with ``api_key`` comes back carrying the key ``hub keys create`` made for it."""
+    config = hub_config(upstream.url, scenario.hub_overrides, None if sink is None else sink.url)
+    config["store"] = {"url": f"sqlite+aiosqlite:///{workdir / scenario.name}.db"}
+    if scenario.api_key:
+        key = create_key(workdir, config, scenario.name)
+        scenario = replace(scenario, headers={**scenario.headers, "Authorization": f"Bearer {key}"})
+    return scenario, start_hub(workdir, config, cpu, scenario.name, wrapper, timeout)
+
+
 @contextlib.contextmanager
-def redis_pinned(url: str, cpu: int | None) -> Iterator[None]:
+def redis_pinned(url: str | None, cpu: int | None) -> Iterator[None]:
     """The shared Redis server on ``cpu`` (the load generator's) for a scenario that uses it, so it
     never takes turns with the hub on the hub's core (in production Redis has a machine of its own).
-    Its CPU affinity is put back afterwards. A Redis we cannot see or pin is left as it is."""
-    pid = _redis_pid(url) if cpu is not None else None
+    Its CPU affinity is put back afterwards. A Redis we cannot see or pin, or none (``url`` None), is
+    left as it is."""
+    pid = _redis_pid(url) if url is not None and cpu is not None else None
     if pid is None:
         yield
         return
