@@ -84,9 +84,11 @@ class Call:
     identity: Identity = ANONYMOUS
     # The caller's network address (IP), when the door knows it: trust decisions (trace context).
     client: str | None = None
-    # W3C trace context (``traceparent``/``tracestate``) for the backend request of this attempt;
-    # set by the router per attempt when tracing is on. Backends add these headers to what they send.
-    trace_context: Mapping[str, str] = field(default_factory=dict)
+    # W3C trace context (``traceparent``/``tracestate``) for the backend request of this attempt.
+    # Backends add these headers to what they send. The tracing stage gives each call a dict of its
+    # own and the router's attempt tracer writes each attempt's context into it before the attempt
+    # runs (attempts run one after another): writing two headers costs a call less than a copy of it.
+    trace_context: dict[str, str] = field(default_factory=dict)
     # Ids of the trace this call belongs to (hex), set by the tracing stage; the ledger records them.
     trace_id: str | None = None
     session_id: str | None = None

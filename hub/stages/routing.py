@@ -48,9 +48,16 @@ class Router:
             tried.append(replica)
             try:
                 runner = _open_stream if call.stream else _run
-                if self._attempts is not None:
-                    return await self._attempts.run(runner, entry, replica, call, len(tried))
-                return await runner(entry, replica, call)
+                attempts = self._attempts
+                if attempts is None:
+                    return await runner(entry, replica, call)
+                span = attempts.start(entry, replica, call, len(tried))
+                try:
+                    result = await runner(entry, replica, call)
+                except BaseException as exc:
+                    attempts.failed(span, exc)
+                    raise
+                return attempts.answered(span, result)
             except HubError as error:
                 if not retryable(error):
                     raise

@@ -2,7 +2,8 @@
 
 A retry or a failover is another attempt, so another span; each names the replica it went to and the
 routing strategy that chose it. The attempt's W3C ``traceparent``/``tracestate`` go to the backend in
-``Call.trace_context``, so an instrumented model server (or a second hub) nests under the attempt.
+``Call.trace_context`` (written into the call's own dict, not a copy of the call), so an instrumented
+model server (or a second hub) nests under the attempt.
 
 A unary attempt ends when the backend answers. A streamed one ends when the relay ends, however it
 ends; its first chunk is the event ``gen_ai.first_token`` (with the milliseconds since the attempt
@@ -11,9 +12,8 @@ began, queueing for a replica slot included), and its usage comes from the chunk
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from time import time_ns
 
 from hub.call import Call, Result
 from hub.registry import ModelEntry
@@ -24,23 +24,20 @@ from hub.tracing.ending import end_span
 from hub.tracing.recorder import Span, SpanKind, Tracer
 from hub.usage.outcome import OK, OnEnd, Outcome, StreamMeter, observe
 
-Runner = Callable[[ModelEntry, Replica, Call], Awaitable[Result]]
-
 FIRST_TOKEN = "gen_ai.first_token"
 FIRST_TOKEN_MS = "hub.time_to_first_token_ms"
 
 
 class AttemptTracer:
-    """Wraps one attempt of the router (``run``) in its span."""
+    """The spans of the router's attempts: ``start`` one before the attempt runs, then end it with
+    ``answered`` or ``failed``. Plain calls around the router's own ``await``, not a coroutine wrapped
+    around it: a coroutine more in every call's chain costs its creation and a pass on each resume."""
 
     def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
 
-    async def run(
-        self, runner: Runner, entry: ModelEntry, replica: Replica, call: Call, attempt: int
-    ) -> Result:
-        """``runner(entry, replica, call)`` as attempt number ``attempt`` (1 is the first)."""
-        started = time.perf_counter()
+    def start(self, entry: ModelEntry, replica: Replica, call: Call, attempt: int) -> Span:
+        """The span of attempt number ``attempt`` (1 is the first), its context in ``call``'s."""
         tracer = self._tracer
         parent = tracer.current()
         span = tracer.start(
@@ -53,19 +50,23 @@ class AttemptTracer:
             if parent is None or parent.sampled
             else None,
         )
-        carrier = w3c.carrier(span.trace_id, span.span_id, span.sampled, span.tracestate)
-        try:
-            result = await runner(entry, replica, call.evolve(trace_context=carrier))
-        except BaseException as exc:
-            end_span(span, Outcome.of(exc))
-            raise
+        w3c.inject(call.trace_context, span.trace_id, span.span_id, span.sampled, span.tracestate)
+        return span
+
+    @staticmethod
+    def failed(span: Span, error: BaseException) -> None:
+        end_span(span, Outcome.of(error))
+
+    @staticmethod
+    def answered(span: Span, result: Result) -> Result:
+        """``result``, its stream (if any) wrapped to end the span when it ends; else the span ended."""
         if result.chunks is None:
             if span.sampled:
                 model = result.body.get("model") if result.body is not None else None
                 end_span(span, OK, usage_attributes(result.usage, model))
             return result
         if span.sampled:
-            span.add_event(FIRST_TOKEN, {FIRST_TOKEN_MS: (time.perf_counter() - started) * 1000})
+            span.add_event(FIRST_TOKEN, {FIRST_TOKEN_MS: (time_ns() - span.start_ns) / 1e6})
         return replace(result, chunks=observe(result.chunks, _ender(span), count_content=False))
 
 

@@ -121,7 +121,7 @@ class Span:
         self.attributes = attributes
         self.links = links
         self.tracestate = tracestate
-        self.events: list[Event] = []
+        self.events: Sequence[Event] = ()  # no list for the many spans that have no event
         self.status_code = StatusCode.UNSET
         self.status_description: str | None = None
         self.start_ns = time_ns()
@@ -133,7 +133,7 @@ class Span:
 
     def add_event(self, name: str, attributes: Attributes) -> None:
         if self.sampled:
-            self.events.append(Event(name, time_ns(), attributes))
+            self.events = (*self.events, Event(name, time_ns(), attributes))
 
     def set_status(self, code: StatusCode, description: str | None = None) -> None:
         self.status_code = code
@@ -149,6 +149,13 @@ class Span:
 
 
 Parent = Span | SpanContext
+
+# The current call's server span (``Tracer.activate``), where its stage and attempt spans find their
+# parent and log records their ids (``logcontext``). A key, not state: its value is per context (per
+# task). One for the process: every hub's tracing stage sets it first thing in each call, so a hub
+# called in-process by another (tests) makes its own span current for its own stages and router,
+# and the caller's comes back when the call returns.
+CURRENT: ContextVar[Span | None] = ContextVar("hub.tracing.span", default=None)
 _NO_LINKS: tuple[SpanContext, ...] = ()
 
 
@@ -165,8 +172,6 @@ class Tracer:
         self._clock = clock  # Unix seconds, for the first 4 bytes of a new trace's id
         self._bound = round(sample_ratio * (1 << 64))
         self._processors = tuple(processors)
-        # Per tracer, so two hubs in one process never see each other's spans.
-        self._current: ContextVar[Span | None] = ContextVar(f"hub.tracing.span.{id(self):x}", default=None)
 
     def start(
         self,
@@ -211,10 +216,10 @@ class Tracer:
 
     def current(self) -> Span | None:
         """The span ``activate`` made current in this task (the server span), or None."""
-        return self._current.get()
+        return CURRENT.get()
 
     def activate(self, span: Span) -> Token[Span | None]:
-        return self._current.set(span)
+        return CURRENT.set(span)
 
     def deactivate(self, token: Token[Span | None]) -> None:
-        self._current.reset(token)
+        CURRENT.reset(token)

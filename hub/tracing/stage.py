@@ -2,10 +2,10 @@
 
 Outermost in the pipeline, so calls refused by any stage are traced too. It decides what the span
 hangs from (``trust.Incoming``), puts the trace and session ids on the call (the usage ledger records
-them), hands the trace id to the door (``reply.tell``), and makes the span current while the stages and
-the router run: in the tracer (their spans nest under it) and in OpenTelemetry's API context (log
-records read its ids, ``logcontext``). A streamed answer keeps the span open until the stream ends,
-however it ends (completed, failed, or the caller left).
+them), hands the trace id to the door (``reply.tell``), and makes the span current while the stages
+and the router run (their spans nest under it; log records read its ids, ``logcontext``). A streamed
+answer keeps the span open until the stream ends, however it ends (completed, failed, or the caller
+left).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from hub.pipeline import Next
 from hub.tracing.attributes import server_attributes, session_of
 from hub.tracing.ending import end_span
 from hub.tracing.export import ExportStats
-from hub.tracing.logcontext import attach_ids, detach_ids
 from hub.tracing.recorder import SpanKind, Tracer
 from hub.tracing.reply import tell
 from hub.tracing.trust import Incoming
@@ -43,16 +42,14 @@ class TracingStage:
         )
         trace_id = f"{span.trace_id:032x}"
         tell(trace_id)
-        call = call.evolve(trace_id=trace_id, session_id=session)
+        call = call.evolve(trace_id=trace_id, session_id=session, trace_context={})
         current = tracer.activate(span)
-        ids = attach_ids(span)
         try:
             result = await next(call)
         except BaseException as exc:
             end_span(span, Outcome.of(exc))
             raise
         finally:
-            detach_ids(ids)
             tracer.deactivate(current)
         if result.chunks is None:
             end_span(span, OK)

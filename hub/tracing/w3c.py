@@ -46,9 +46,13 @@ def traceparent(trace_id: int, span_id: int, sampled: bool) -> str:
     return f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}"
 
 
-def carrier(trace_id: int, span_id: int, sampled: bool, tracestate: str | None) -> dict[str, str]:
-    """The headers a backend request carries: ``traceparent``, and ``tracestate`` when there is one."""
-    headers = {"traceparent": traceparent(trace_id, span_id, sampled)}
+def inject(
+    headers: dict[str, str], trace_id: int, span_id: int, sampled: bool, tracestate: str | None
+) -> None:
+    """Set the headers a backend request carries: ``traceparent``, and ``tracestate`` when there is
+    one (an earlier attempt's is removed when there is not)."""
+    headers["traceparent"] = traceparent(trace_id, span_id, sampled)
     if tracestate is not None:
         headers["tracestate"] = tracestate
-    return headers
+    elif "tracestate" in headers:
+        del headers["tracestate"]

@@ -16,7 +16,6 @@ import uvicorn.config
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, use_span
 
 from hub.logs import MASK, Redactor, build_handler, configure_logging
-from hub.tracing.logcontext import attach_ids, detach_ids
 from hub.tracing.recorder import Tracer
 
 KEY_SECRET = "Zm9vYmFyYmF6cXV4LXNlY3JldC10aGF0LWlzLWxvbmc"
@@ -107,12 +106,13 @@ def test_trace_and_span_ids_of_the_current_span(stream: tuple[logging.Logger, io
 
 def test_the_ids_of_the_hub_call_being_served(stream: tuple[logging.Logger, io.StringIO]) -> None:
     logger, buffer = stream
-    server_span = Tracer().start("http chat")  # what the tracing stage makes current for a call
-    token = attach_ids(server_span)
+    tracer = Tracer()
+    server_span = tracer.start("http chat")  # what the tracing stage makes current for a call
+    token = tracer.activate(server_span)
     try:
         logger.info("inside")
     finally:
-        detach_ids(token)
+        tracer.deactivate(token)
     logger.info("outside")
     inside, outside = lines(buffer)
     assert inside["trace_id"] == f"{server_span.trace_id:032x}"

@@ -155,6 +155,36 @@ async def test_failover_shows_two_attempts_the_first_failed() -> None:
     assert first["parent_span_id"] == second["parent_span_id"] == spans["http chat"][0]["span_id"]
 
 
+async def test_each_attempt_sends_its_own_span_as_the_parent() -> None:
+    tracing = traced()
+    sent: list[tuple[str, dict[str, str]]] = []  # what each backend request carried, as it was sent
+
+    class Recording(FakeBackend):
+        async def run(self, call: Call, replica: Any) -> Any:
+            sent.append((replica.name, dict(call.trace_context)))
+            return await super().run(call, replica)
+
+    backend = Recording()
+    backend.behaviour["m/0"] = "fail"
+    run = pipeline(tracing, registry(backend, replicas=2))
+    for _ in range(2):  # round-robin: one of the two calls tries m/0 first and fails over to m/1
+        await run(chat())
+    attempts = {
+        span["span_id"]: span
+        for summary in tracing.buffer.recent(10)
+        for span in by_name(tracing.buffer.get(summary["trace_id"]) or {"spans": []})["chat m"]
+    }
+    assert sorted(replica for replica, _ in sent) == ["m/0", "m/1", "m/1"]
+    parents = set()
+    for replica, headers in sent:
+        assert headers.keys() == {"traceparent"}
+        _, trace_id, parent_id, _ = headers["traceparent"].split("-")
+        attempt = attempts[parent_id]
+        assert attempt["trace_id"] == trace_id and attempt["attributes"]["hub.replica"] == replica
+        parents.add(parent_id)
+    assert len(parents) == 3
+
+
 async def test_a_refused_call_is_traced_with_the_refusing_stage_in_error() -> None:
     tracing = traced()
     with pytest.raises(ModelNotFound):
