@@ -15,17 +15,25 @@ from __future__ import annotations
 from dataclasses import replace
 from time import time_ns
 
-from hub.call import Call, Result
+from hub.call import Call, Operation, Result
 from hub.registry import ModelEntry
 from hub.routing.replica import Replica
 from hub.tracing import w3c
-from hub.tracing.attributes import OPERATION_NAMES, attempt_attributes, chunk_model, usage_attributes
+from hub.tracing.attributes import (
+    OPERATION_NAMES,
+    Attributes,
+    attempt_attributes,
+    attempt_common,
+    chunk_model,
+    usage_attributes,
+)
 from hub.tracing.ending import end_span
 from hub.tracing.recorder import Span, SpanKind, Tracer
 from hub.usage.outcome import OK, OnEnd, Outcome, StreamMeter, observe
 
 FIRST_TOKEN = "gen_ai.first_token"
 FIRST_TOKEN_MS = "hub.time_to_first_token_ms"
+MAX_SHARED = 4096
 
 
 class AttemptTracer:
@@ -35,23 +43,37 @@ class AttemptTracer:
 
     def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
+        # (replica, operation) -> the span name and ``Span.common`` its attempts share. Bounded: the
+        # registry's replicas (a reload brings new ones) times five operations.
+        self._shared: dict[tuple[Replica, Operation], tuple[str, Attributes]] = {}
 
     def start(self, entry: ModelEntry, replica: Replica, call: Call, attempt: int) -> Span:
         """The span of attempt number ``attempt`` (1 is the first), its context in ``call``'s."""
         tracer = self._tracer
         parent = tracer.current()
-        span = tracer.start(
-            f"{OPERATION_NAMES[call.operation]} {call.model}",
-            parent,
-            SpanKind.CLIENT,
-            attempt_attributes(
-                call, entry.settings.routing, replica.name, replica.host, replica.port, attempt
+        shared = self._shared.get((replica, call.operation))
+        if shared is None:
+            shared = self._share(entry, replica, call.operation)
+        name, common = shared
+        if parent is not None and not parent.sampled:  # nothing recorded: no attributes built
+            span = tracer.start(name, parent, SpanKind.CLIENT)
+        else:
+            span = tracer.start(
+                name, parent, SpanKind.CLIENT, attempt_attributes(call, attempt), common=common
             )
-            if parent is None or parent.sampled
-            else None,
-        )
         w3c.inject(call.trace_context, span.trace_id, span.span_id, span.sampled, span.tracestate)
         return span
+
+    def _share(self, entry: ModelEntry, replica: Replica, operation: Operation) -> tuple[str, Attributes]:
+        if len(self._shared) >= MAX_SHARED:
+            self._shared.clear()
+        model = entry.name
+        shared = (
+            f"{OPERATION_NAMES[operation]} {model}",
+            attempt_common(operation, model, entry.settings.routing, replica),
+        )
+        self._shared[replica, operation] = shared
+        return shared
 
     @staticmethod
     def failed(span: Span, error: BaseException) -> None:

@@ -14,6 +14,7 @@ import orjson
 from opentelemetry.util.types import AttributeValue
 
 from hub.call import Call, Operation, Usage
+from hub.routing.replica import Replica
 
 Attributes = dict[str, AttributeValue]
 
@@ -67,21 +68,25 @@ def server_attributes(call: Call, session: str | None) -> Attributes:
     return attributes
 
 
-def attempt_attributes(
-    call: Call, strategy: str, replica: str, host: str | None, port: int | None, attempt: int
-) -> Attributes:
-    """An attempt span's: the GenAI request, and the replica the router chose."""
+def attempt_common(operation: Operation, model: str, strategy: str, replica: Replica) -> Attributes:
+    """What every attempt of ``operation`` on ``replica`` shares: the GenAI request's kind and model,
+    and the replica the router chose (``Span.common``)."""
     attributes: Attributes = {
-        "gen_ai.operation.name": OPERATION_NAMES[call.operation],
-        "gen_ai.request.model": call.model,
-        "hub.replica": replica,
+        "gen_ai.operation.name": OPERATION_NAMES[operation],
+        "gen_ai.request.model": model,
+        "hub.replica": replica.name,
         "hub.routing.strategy": strategy,
-        "hub.attempt": attempt,
     }
-    if host:
-        attributes["server.address"] = host
-        if port is not None:
-            attributes["server.port"] = port
+    if replica.host:
+        attributes["server.address"] = replica.host
+        if replica.port is not None:
+            attributes["server.port"] = replica.port
+    return attributes
+
+
+def attempt_attributes(call: Call, attempt: int) -> Attributes:
+    """An attempt span's own: which attempt, the session, the request's sampling parameters."""
+    attributes: Attributes = {"hub.attempt": attempt}
     if session := call.session_id:
         attributes["session.id"] = session
     payload = call.payload

@@ -25,7 +25,8 @@ from hub.tracing.recorder import Event, Span, SpanContext, SpanKind, StatusCode
 from hub.tracing.render import KeptSpan, summary_json, trace_json
 
 # (trace_id, span_id, parent_id, remote_parent, name, kind, start_ns, end_ns, status_code,
-#  status_description, attributes, ((event name, time_ns, attributes), ...), ((trace_id, span_id), ...))
+#  status_description, attributes, ((event name, time_ns, attributes), ...), ((trace_id, span_id), ...),
+#  common attributes (shared with other spans: one copy for all))
 Kept = tuple[Any, ...]
 
 
@@ -89,6 +90,7 @@ def _keep(span: Span) -> Kept:
         span.attributes,
         tuple((event.name, event.time_ns, event.attributes) for event in span.events) if span.events else (),
         tuple((link.trace_id, link.span_id) for link in span.links) if span.links else (),
+        span.common,
     )
 
 
@@ -105,7 +107,7 @@ def _view(kept: Kept) -> KeptSpan:
         end,
         StatusCode(code),
         description,
-        attributes,
+        {**kept[13], **attributes},
         tuple(Event(*event) for event in kept[11]),
         tuple(SpanContext(link_trace, link_span, True) for link_trace, link_span in kept[12]),
     )

@@ -4,13 +4,16 @@ One request per batch: one ``ResourceSpans`` (``service.name``, ``service.versio
 (scope ``hub``), the spans. Protobuf's wire format is simple enough that writing it directly costs a
 few microseconds per span, against the SDK encoder's 16-70 us (it builds the generated message objects
 first). Attribute values: str, bool, int (int64; a larger int goes as its decimal string), float, and
-sequences of those. Encoded key/value pairs are cached (bounded): most repeat on every call.
+sequences of those. Encoded key/value pairs are cached (bounded): most repeat on every call; a span's
+``common`` attributes are encoded once per mapping, as one block.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from opentelemetry.util.types import AttributeValue
 
 from hub.tracing.attributes import Attributes
 from hub.tracing.recorder import Event, Span, SpanContext, StatusCode
@@ -95,6 +98,7 @@ class Encoder:
         self._scope = _field(b"\x0a", scope)  # ScopeSpans.scope = 1
         self._pairs: dict[tuple[str, type, object], bytes] = {}
         self._names: dict[str, bytes] = {}
+        self._blocks: dict[int, tuple[Mapping[str, AttributeValue], bytes]] = {}
 
     def encode(self, spans: Sequence[Span]) -> bytes:
         parts = [self._scope]
@@ -123,6 +127,12 @@ class Encoder:
             name = self._remember_name(span.name)
         parts += (name, _SMALL[span.kind])  # the kind tag is in the cached name's tail
         parts.append(_TIMES.pack(0x39, span.start_ns, 0x41, span.end_ns))
+        common = span.common
+        if common:
+            known = self._blocks.get(id(common))
+            parts.append(
+                known[1] if known is not None and known[0] is common else self._remember_block(common)
+            )
         pairs = self._pairs
         for key, value in span.attributes.items():
             kind = value.__class__
@@ -143,6 +153,15 @@ class Encoder:
         if len(self._names) >= MAX_CACHED:
             self._names.clear()
         self._names[name] = encoded
+        return encoded
+
+    def _remember_block(self, common: Mapping[str, AttributeValue]) -> bytes:
+        """A span's ``common`` attributes, encoded, kept for the next span that shares the mapping (by
+        identity: the entry holds the mapping, so its id is not reused while the entry lives)."""
+        encoded = b"".join(_SPAN_ATTRIBUTE + key_value(key, value) for key, value in common.items())
+        if len(self._blocks) >= MAX_CACHED:
+            self._blocks.clear()
+        self._blocks[id(common)] = (common, encoded)
         return encoded
 
     def _remember_pair(self, key: str, kind: type, value: object) -> bytes:

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from enum import IntEnum
 from time import time, time_ns
+from types import MappingProxyType
 from typing import NamedTuple, Protocol
+
+from opentelemetry.util.types import AttributeValue
 
 from hub.tracing.attributes import Attributes
 
@@ -74,12 +77,14 @@ class SpanProcessor(Protocol):
 class Span:
     """One span. ``parent_id`` 0: a root; ``remote_parent``: the parent is a caller's, not this hub's.
 
-    Unsampled spans keep their ids (for propagation) and ignore everything else.
+    Unsampled spans keep their ids (for propagation) and ignore everything else. A span's attributes
+    are ``common`` and then its own ``attributes`` (``all_attributes``).
     """
 
     __slots__ = (
         "_processors",
         "attributes",
+        "common",
         "end_ns",
         "events",
         "kind",
@@ -109,6 +114,7 @@ class Span:
         attributes: Attributes,
         links: Sequence[SpanContext],
         tracestate: str | None,
+        common: Mapping[str, AttributeValue],
     ) -> None:
         self._processors = processors
         self.trace_id = trace_id
@@ -118,7 +124,10 @@ class Span:
         self.sampled = sampled
         self.name = name
         self.kind = kind
-        self.attributes = attributes
+        self.attributes = attributes  # the span's own
+        # Attributes many spans share, the same mapping for all (the replica an attempt went to, ...):
+        # never changed once made, so the exporter encodes each once and the buffer keeps one copy.
+        self.common = common
         self.links = links
         self.tracestate = tracestate
         self.events: Sequence[Event] = ()  # no list for the many spans that have no event
@@ -126,6 +135,9 @@ class Span:
         self.status_description: str | None = None
         self.start_ns = time_ns()
         self.end_ns = 0
+
+    def all_attributes(self) -> Attributes:
+        return {**self.common, **self.attributes}
 
     def set_attributes(self, attributes: Attributes) -> None:
         if self.sampled:
@@ -157,6 +169,7 @@ Parent = Span | SpanContext
 # and the caller's comes back when the call returns.
 CURRENT: ContextVar[Span | None] = ContextVar("hub.tracing.span", default=None)
 _NO_LINKS: tuple[SpanContext, ...] = ()
+_NO_ATTRIBUTES: Mapping[str, AttributeValue] = MappingProxyType({})
 
 
 class Tracer:
@@ -180,8 +193,10 @@ class Tracer:
         kind: SpanKind = SpanKind.INTERNAL,
         attributes: Attributes | None = None,
         links: Sequence[SpanContext] = _NO_LINKS,
+        common: Mapping[str, AttributeValue] = _NO_ATTRIBUTES,
     ) -> Span:
-        """A started span; ``attributes`` (a fresh dict) becomes the span's own."""
+        """A started span; ``attributes`` (a fresh dict) becomes the span's own, ``common`` (a mapping
+        that is never changed) is shared with other spans."""
         getrandbits = self._random.getrandbits
         span_id = getrandbits(64) or 1
         if parent is None:
@@ -199,6 +214,7 @@ class Tracer:
                 attributes or {},
                 links,
                 None,
+                common,
             )
         return Span(
             self._processors,
@@ -212,6 +228,7 @@ class Tracer:
             attributes or {},
             links,
             parent.tracestate,
+            common,
         )
 
     def current(self) -> Span | None:

@@ -85,3 +85,42 @@ def test_every_field_survives_the_round_trip() -> None:
 
     assert got_bare.parent_span_id == b"" and got_bare.kind == 1 and got_bare.status.code == 0
     assert not got_bare.attributes and not got_bare.links and not got_bare.events
+
+
+def test_common_attributes_are_sent_with_every_span_that_shares_them() -> None:
+    buffer = TraceBuffer()
+    tracer = Tracer(1.0, [buffer])
+    common = {"hub.replica": "m/0", "server.port": 9000}
+    other = {"hub.replica": "m/1", "server.port": 9001}
+    root = tracer.start("http chat", kind=SpanKind.SERVER)
+    spans = [
+        tracer.start("chat m", root, SpanKind.CLIENT, {"hub.attempt": 1}, common=common),
+        tracer.start("chat m", root, SpanKind.CLIENT, {"hub.attempt": 2}, common=other),
+        tracer.start(
+            "chat m", root, SpanKind.CLIENT, {"hub.attempt": 1, "hub.replica": "own"}, common=common
+        ),
+    ]
+    for span in spans:
+        span.end()
+    root.end()
+    encoder = Encoder("svc", "1")
+    for _ in range(2):  # encoded, then from the encoder's cache: the same attributes
+        (resource_spans,) = decode(encoder.encode(spans)).resource_spans
+        got = [
+            {kv.key: value(kv.value) for kv in span.attributes}
+            for span in resource_spans.scope_spans[0].spans
+        ]
+        assert got == [
+            {"hub.replica": "m/0", "server.port": 9000, "hub.attempt": 1},
+            {"hub.replica": "m/1", "server.port": 9001, "hub.attempt": 2},
+            {
+                "hub.replica": "own",
+                "server.port": 9000,
+                "hub.attempt": 1,
+            },  # its own value after the common one
+        ]
+    # The buffer serves each span's common and own attributes as one set, its own last.
+    trace = buffer.get(f"{root.trace_id:032x}")
+    assert trace is not None
+    kept = [s["attributes"] for s in trace["spans"] if s["name"] == "chat m"]
+    assert sorted(kept, key=repr) == sorted(got, key=repr)
