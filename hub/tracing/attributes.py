@@ -51,14 +51,19 @@ def session_of(call: Call) -> str | None:
     return session[:MAX_SESSION_ID] if session else None
 
 
-def server_attributes(call: Call, session: str | None) -> Attributes:
-    """The server span's: which door, what was asked of which model, by which address, in which session."""
-    attributes: Attributes = {
-        "hub.frontdoor": call.frontdoor,
-        "gen_ai.operation.name": OPERATION_NAMES[call.operation],
-        "gen_ai.request.model": call.model,
-        "hub.stream": call.stream,
+def server_common(frontdoor: str, operation: Operation, model: str, stream: bool) -> Attributes:
+    """What every call of ``operation`` on ``model`` through ``frontdoor`` shares (``Span.common``)."""
+    return {
+        "hub.frontdoor": frontdoor,
+        "gen_ai.operation.name": OPERATION_NAMES[operation],
+        "gen_ai.request.model": model,
+        "hub.stream": stream,
     }
+
+
+def server_attributes(call: Call, session: str | None) -> Attributes:
+    """The server span's own: by which address, in which session, and what the door knows."""
+    attributes: Attributes = {}
     if call.client:
         attributes["client.address"] = call.client
     if session:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hub.call import Call, Result
+from hub.call import Call, Operation, Result
 from hub.pipeline import Next
-from hub.tracing.attributes import server_attributes, session_of
+from hub.tracing.attributes import Attributes, server_attributes, server_common, session_of
 from hub.tracing.ending import end_span
 from hub.tracing.export import ExportStats
 from hub.tracing.recorder import SpanKind, Tracer
@@ -22,24 +22,28 @@ from hub.tracing.reply import tell
 from hub.tracing.trust import Incoming
 from hub.usage.outcome import OK, Outcome, observe
 
+MAX_SHARED = 4096
+
 
 class TracingStage:
     def __init__(self, tracer: Tracer, incoming: Incoming, stats: ExportStats | None = None) -> None:
         self._tracer = tracer
         self._incoming = incoming
         self.stats = stats  # the OTLP exporter's counters (None: no export), read by the metrics collector
+        # (door, operation, model, stream) -> the span name and ``Span.common``. Bounded: a caller
+        # may name any model (the router refuses it after the span began).
+        self._shared: dict[tuple[str, Operation, str, bool], tuple[str, Attributes]] = {}
 
     async def __call__(self, call: Call, next: Next) -> Result:
         parent, links = self._incoming.parent(call.headers, call.client)
         session = session_of(call)
         tracer = self._tracer
-        span = tracer.start(
-            f"{call.frontdoor} {call.operation}",
-            parent,
-            SpanKind.SERVER,
-            server_attributes(call, session),
-            links,
-        )
+        key = (call.frontdoor, call.operation, call.model, call.stream)
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._share(key)
+        name, common = shared
+        span = tracer.start(name, parent, SpanKind.SERVER, server_attributes(call, session), links, common)
         trace_id = f"{span.trace_id:032x}"
         tell(trace_id)
         call = call.evolve(trace_id=trace_id, session_id=session, trace_context={})
@@ -61,3 +65,11 @@ class TracingStage:
                 result.chunks, lambda outcome, _meter: end_span(span, outcome), count_content=False
             ),
         )
+
+    def _share(self, key: tuple[str, Operation, str, bool]) -> tuple[str, Attributes]:
+        if len(self._shared) >= MAX_SHARED:
+            self._shared.clear()
+        frontdoor, operation, model, stream = key
+        shared = f"{frontdoor} {operation}", server_common(frontdoor, operation, model, stream)
+        self._shared[key] = shared
+        return shared
