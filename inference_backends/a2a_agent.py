@@ -19,7 +19,7 @@ how to present the replica's ``api_key``. A chat call becomes one blocking ``Sen
   rejected one is the caller's fault (``BackendRejected``, with the agent's 4xx status when it names
   one); HTTP and JSON-RPC errors map as for OpenAI-compatible replicas.
 
-Every request carries ``call.trace_context`` (W3C ``traceparent``/``tracestate``) as headers; never
+Every request carries ``call.trace.headers`` (W3C ``traceparent``/``tracestate``) as headers; never
 anything of the caller's own request.
 """
 
@@ -118,7 +118,7 @@ class A2AAgentBackend:
             raise BadRequest(f"Model '{call.model}' does not serve '{call.operation}' requests")
         params = wire.send_params(prompt_text(call.payload.get("messages")), self._metadata)
         endpoint = await self._endpoint(replica)
-        headers = {**call.trace_context, **wire.VERSION_HEADERS, "Content-Type": "application/json"}
+        headers = {**call.trace.headers, **wire.VERSION_HEADERS, "Content-Type": "application/json"}
         if stream:
             headers["Accept"] = "text/event-stream"
         headers.update(endpoint.auth)

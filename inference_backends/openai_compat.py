@@ -47,8 +47,8 @@ class OpenAICompatBackend:
             headers["Accept"] = "text/event-stream"
         if replica.api_key is not None:
             headers["Authorization"] = "Bearer " + replica.api_key.get_secret_value()
-        if call.trace_context:  # the attempt's traceparent/tracestate: the replica's spans nest under it
-            headers.update(call.trace_context)
+        if call.trace.headers:  # the attempt's traceparent/tracestate: the replica's spans nest under it
+            headers.update(call.trace.headers)
         return replica.url + path, orjson.dumps(payload), headers
 
     async def run(self, call: Call, replica: Replica) -> Result:

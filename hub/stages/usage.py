@@ -38,13 +38,14 @@ class RowSink(Protocol):
 
 def trace_of(call: Call) -> str | None:
     """The trace the call belongs to, as the tracing stage set it (None when tracing is off)."""
-    return call.trace_id
+    return call.trace.trace_id
 
 
 def session_header(call: Call) -> str | None:
     """The caller's session: as the tracing stage or the door set it (the A2A context id), else an
     ``x-session-id`` header, else the MCP session."""
-    return call.session_id or call.headers.get("x-session-id") or call.headers.get("mcp-session-id")
+    session = call.trace.session_id or call.session_id
+    return session or call.headers.get("x-session-id") or call.headers.get("mcp-session-id")
 
 
 def _utc_now() -> datetime:

@@ -2,7 +2,7 @@
 
 A retry or a failover is another attempt, so another span; each names the replica it went to and the
 routing strategy that chose it. The attempt's W3C ``traceparent``/``tracestate`` go to the backend in
-``Call.trace_context`` (written into the call's own dict, not a copy of the call), so an instrumented
+``Call.trace.headers`` (written into the call's own dict, not a copy of the call), so an instrumented
 model server (or a second hub) nests under the attempt.
 
 A unary attempt ends when the backend answers. A streamed one ends when the relay ends, however it
@@ -61,7 +61,7 @@ class AttemptTracer:
             span = tracer.start(
                 name, parent, SpanKind.CLIENT, attempt_attributes(call, attempt), common=common
             )
-        w3c.inject(call.trace_context, span.trace_id, span.span_id, span.sampled, span.tracestate)
+        w3c.inject(call.trace.headers, span.trace_id, span.span_id, span.sampled, span.tracestate)
         return span
 
     def _share(self, entry: ModelEntry, replica: Replica, operation: Operation) -> tuple[str, Attributes]:

@@ -92,7 +92,7 @@ def attempt_common(operation: Operation, model: str, strategy: str, replica: Rep
 def attempt_attributes(call: Call, attempt: int) -> Attributes:
     """An attempt span's own: which attempt, the session, the request's sampling parameters."""
     attributes: Attributes = {"hub.attempt": attempt}
-    if session := call.session_id:
+    if session := call.trace.session_id:
         attributes["session.id"] = session
     payload = call.payload
     for key, name in REQUEST_PARAMETERS:

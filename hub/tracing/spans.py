@@ -40,7 +40,7 @@ class StageSpan:
         self._name = name
 
     async def __call__(self, call: Call, next: Next) -> Result:
-        session = call.session_id  # on every span of the call, as on the server span
+        session = call.trace.session_id  # on every span of the call, as on the server span
         tracer = self._tracer
         span = tracer.start(
             self._name, tracer.current(), attributes={"session.id": session} if session else None

@@ -1,11 +1,11 @@
 """The tracing stage: one SERVER span per inbound call, whatever door it came through.
 
 Outermost in the pipeline, so calls refused by any stage are traced too. It decides what the span
-hangs from (``trust.Incoming``), puts the trace and session ids on the call (the usage ledger records
-them), hands the trace id to the door (``reply.tell``), and makes the span current while the stages
-and the router run (their spans nest under it; log records read its ids, ``logcontext``). A streamed
-answer keeps the span open until the stream ends, however it ends (completed, failed, or the caller
-left).
+hangs from (``trust.Incoming``), fills in the call's trace and session ids (``Call.trace``: the usage
+ledger records them), hands the trace id to the door (``reply.tell``), and makes the span current
+while the stages and the router run (their spans nest under it; log records read its ids,
+``logcontext``). A streamed answer keeps the span open until the stream ends, however it ends
+(completed, failed, or the caller left).
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ class TracingStage:
             shared = self._share(key)
         name, common = shared
         span = tracer.start(name, parent, SpanKind.SERVER, server_attributes(call, session), links, common)
-        trace_id = f"{span.trace_id:032x}"
+        trace = call.trace
+        trace.trace_id = trace_id = f"{span.trace_id:032x}"
+        trace.session_id = session
         tell(trace_id)
-        call = call.evolve(trace_id=trace_id, session_id=session, trace_context={})
         current = tracer.activate(span)
         try:
             result = await next(call)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from hub.call import Call, Identity, Operation
+from hub.call import Call, CallTrace, Identity, Operation
 
 
 def original() -> Call:
@@ -33,9 +33,8 @@ CHANGES = {
     "headers": {},
     "identity": Identity(subject="agent-7", team="research"),
     "client": "10.0.0.1",
-    "trace_context": {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"},
-    "trace_id": "1" * 32,
     "session_id": "ctx-1",
+    "trace": CallTrace("1" * 32, "ctx-1", {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}),
     "span_attributes": {},
 }
 
@@ -46,6 +45,8 @@ def test_evolving_any_one_field_is_replace(name: str) -> None:
     evolved = call.evolve(**{name: CHANGES[name]})
     assert evolved == dataclasses.replace(call, **{name: CHANGES[name]})
     assert call == original()  # the original is untouched
+    # The trace is the call's, not part of its value: a copy shares it unless given another.
+    assert evolved.trace is (CHANGES["trace"] if name == "trace" else call.trace)
 
 
 def test_every_field_is_covered_and_all_at_once_works() -> None:

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from hub.call import Call, Chunk, Operation, Usage
+from hub.call import Call, CallTrace, Chunk, Operation, Usage
 from hub.errors import BackendError, BackendRejected, BackendTimeout, BadRequest
 from hub.routing.replica import Replica
 from hub.settings import ConfigError, ModelSettings
@@ -88,7 +88,7 @@ def settings(url: str, timeouts: Mapping[str, float] | None = None, **options: A
 
 def chat(text: str = "hello there", **payload: Any) -> Call:
     headers = payload.pop("headers", {})
-    trace = payload.pop("trace_context", {})
+    trace = CallTrace(headers=payload.pop("trace_context", {}))
     body = {"model": "federated", "messages": [{"role": "user", "content": text}], **payload}
     return Call(
         frontdoor="http",
@@ -97,7 +97,7 @@ def chat(text: str = "hello there", **payload: Any) -> Call:
         payload=body,
         stream=bool(payload.get("stream")),
         headers=headers,
-        trace_context=trace,
+        trace=trace,
     )
 
 

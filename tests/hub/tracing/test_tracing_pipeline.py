@@ -131,11 +131,11 @@ async def test_the_backend_gets_the_attempt_as_parent_and_the_call_carries_the_i
     (call,) = seen
     spans = by_name(only_trace(tracing))
     (attempt,) = spans["chat m"]
-    version, trace_id, parent_id, flags = call.trace_context["traceparent"].split("-")
+    version, trace_id, parent_id, flags = call.trace.headers["traceparent"].split("-")
     assert version == "00" and int(flags, 16) & 1  # sampled
-    assert trace_id == attempt["trace_id"] == call.trace_id
+    assert trace_id == attempt["trace_id"] == call.trace.trace_id
     assert parent_id == attempt["span_id"]
-    assert call.session_id == "mcp-s"
+    assert call.trace.session_id == "mcp-s"
 
 
 async def test_failover_shows_two_attempts_the_first_failed() -> None:
@@ -161,7 +161,7 @@ async def test_each_attempt_sends_its_own_span_as_the_parent() -> None:
 
     class Recording(FakeBackend):
         async def run(self, call: Call, replica: Any) -> Any:
-            sent.append((replica.name, dict(call.trace_context)))
+            sent.append((replica.name, dict(call.trace.headers)))
             return await super().run(call, replica)
 
     backend = Recording()
@@ -292,8 +292,8 @@ async def test_an_unsampled_trusted_parent_records_nothing_but_still_propagates(
     )
     assert tracing.buffer.recent(10) == []
     (call,) = seen
-    assert call.trace_context["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
-    assert not int(call.trace_context["traceparent"][-2:], 16) & 1  # not sampled, as the caller said
+    assert call.trace.headers["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
+    assert not int(call.trace.headers["traceparent"][-2:], 16) & 1  # not sampled, as the caller said
 
 
 async def test_sample_ratio_zero_records_no_new_trace() -> None:
