@@ -14,6 +14,10 @@ from typing import Any
 from hub.call import Operation
 from hub.errors import BadRequest
 
+# A model's name is kept wherever the call is recorded (span attributes, metrics labels, the ledger):
+# a name longer than any real one is a client mistake, refused before it is kept anywhere.
+MAX_MODEL_NAME = 256
+
 
 @dataclass(frozen=True, slots=True)
 class OperationSpec:
@@ -46,6 +50,8 @@ def validate_request(spec: OperationSpec, payload: Mapping[str, Any]) -> None:
     model = payload.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("'model' is required and must be a string", param="model")
+    if len(model) > MAX_MODEL_NAME:
+        raise BadRequest(f"'model' must be at most {MAX_MODEL_NAME} characters", param="model")
     for name in spec.required:
         if name not in payload:
             raise BadRequest(f"'{name}' is a required property", param=name)

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from hub.call import Call, Operation, Result
 from hub.pipeline import Next
+from hub.tasks import MAX_MODEL_NAME
 from hub.tracing.attributes import Attributes, server_attributes, server_common, session_of
 from hub.tracing.ending import end_span
 from hub.tracing.export import ExportStats
@@ -68,9 +69,10 @@ class TracingStage:
         )
 
     def _share(self, key: tuple[str, Operation, str, bool]) -> tuple[str, Attributes]:
-        if len(self._shared) >= MAX_SHARED:
-            self._shared.clear()
         frontdoor, operation, model, stream = key
         shared = f"{frontdoor} {operation}", server_common(frontdoor, operation, model, stream)
-        self._shared[key] = shared
+        if len(model) <= MAX_MODEL_NAME:  # a door that does not bound the name: built, not kept
+            if len(self._shared) >= MAX_SHARED:
+                self._shared.clear()
+            self._shared[key] = shared
         return shared

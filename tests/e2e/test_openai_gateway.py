@@ -142,6 +142,7 @@ def test_stream_from_embedder_is_a_400(hub: HubProcess) -> None:
         (b"{not json", "application/json", 400, None),
         (b"[1, 2]", "application/json", 400, None),
         (b'{"messages": []}', "application/json", 400, "model"),
+        (b'{"model": "' + b"m" * 257 + b'", "messages": []}', "application/json", 400, "model"),
         (b'{"model": "fake-model"}', "application/json", 400, "messages"),
         (b'{"model": "fake-model", "messages": "hi"}', "application/json", 400, "messages"),
         (
