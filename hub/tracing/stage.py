@@ -14,7 +14,6 @@ from dataclasses import replace
 
 from hub.call import Call, Operation, Result
 from hub.pipeline import Next
-from hub.tasks import MAX_MODEL_NAME
 from hub.tracing.attributes import Attributes, server_attributes, server_common, session_of
 from hub.tracing.ending import end_span
 from hub.tracing.export import ExportStats
@@ -32,7 +31,8 @@ class TracingStage:
         self._incoming = incoming
         self.stats = stats  # the OTLP exporter's counters (None: no export), read by the metrics collector
         # (door, operation, model, stream) -> the span name and ``Span.common``. Bounded: a caller
-        # may name any model (the router refuses it after the span began).
+        # may name any model (the router refuses it after the span began); the doors bound the name's
+        # length (``tasks.bounded_model_name``).
         self._shared: dict[tuple[str, Operation, str, bool], tuple[str, Attributes]] = {}
 
     async def __call__(self, call: Call, next: Next) -> Result:
@@ -69,10 +69,9 @@ class TracingStage:
         )
 
     def _share(self, key: tuple[str, Operation, str, bool]) -> tuple[str, Attributes]:
+        if len(self._shared) >= MAX_SHARED:
+            self._shared.clear()
         frontdoor, operation, model, stream = key
         shared = f"{frontdoor} {operation}", server_common(frontdoor, operation, model, stream)
-        if len(model) <= MAX_MODEL_NAME:  # a door that does not bound the name: built, not kept
-            if len(self._shared) >= MAX_SHARED:
-                self._shared.clear()
-            self._shared[key] = shared
+        self._shared[key] = shared
         return shared

@@ -26,7 +26,7 @@ from hub.api.a2a.errors import request_error
 from hub.call import ANONYMOUS, Call, Identity
 from hub.errors import BadRequest, HubError
 from hub.registry import Registry
-from hub.tasks import OPERATIONS, validate_request
+from hub.tasks import OPERATIONS, bounded_model_name, validate_request
 
 # The message (or request) metadata key that names the model the router agent should use.
 MODEL_KEY = "hub.model"
@@ -182,7 +182,7 @@ def _named_model(holder: Message | SendMessageRequest) -> str | None:
         return None
     if value.WhichOneof("kind") != "string_value" or not value.string_value:
         raise BadRequest(f"Metadata '{MODEL_KEY}' must be a model name (a string)", param=MODEL_KEY)
-    return str(value.string_value)
+    return bounded_model_name(str(value.string_value), MODEL_KEY)
 
 
 def _wants_stream(context: ServerCallContext) -> bool:

@@ -183,6 +183,13 @@ async def test_model_agent_needs_no_metadata_and_refuses_another_model(tmp_path:
     assert hub.calls[0].operation is Operation.EMBED
 
 
+async def test_a_model_name_longer_than_any_real_one_is_refused(tmp_path: Path) -> None:
+    async with running_hub(tmp_path) as hub:
+        answer = await hub.rpc("SendMessage", {"message": _wire(user("x", **{"hub.model": "m" * 257}))})
+    assert answer["error"]["code"] == -32602 and "at most 256 characters" in answer["error"]["message"]
+    assert hub.calls == []
+
+
 async def test_router_without_a_model_names_the_choices_or_uses_the_default(tmp_path: Path) -> None:
     async with running_hub(tmp_path) as hub:
         answer = await hub.rpc("SendMessage", {"message": _wire(user("hi"))})
