@@ -154,6 +154,13 @@ class MCPSettings(_Strict):
     allowed_hosts: tuple[str, ...] = Field(LOOPBACK_HOSTS, description="Host headers accepted (else 421)")
     allowed_origins: tuple[str, ...] = Field(LOOPBACK_ORIGINS, description="Origins accepted (else 403)")
     page_size: int = Field(100, ge=1, le=1000, description="tools per tools/list page")
+    stream_recheck_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="how often an open stream (GET, subscriptions/listen) checks its caller's credentials "
+        "again; a revoked key's stream closes within this plus auth.key_cache_seconds",
+    )
 
 
 class A2ASettings(_Strict):

@@ -39,6 +39,11 @@ class LimitStoreUnavailable(ServerError):
         self.retry_after = retry_after
 
 
+class LimitStoreTimeout(LimitStoreUnavailable):
+    """The shared store did not answer in time (its client's watchdog gave up on the connection), as
+    opposed to refusing the connection or replying with an error: the metrics tell the two apart."""
+
+
 def _describe(binding: LimitStatus | None, retry_after: float) -> str:
     if binding is None:
         return "Rate limit exceeded"

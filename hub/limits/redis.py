@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from hub.limits.base import Admission, Clock, Decision, LimitSet, LimitStatus, limit_set, reservation
 from hub.limits.batch import Coalescer
-from hub.limits.errors import LimitStoreUnavailable
+from hub.limits.errors import LimitStoreTimeout, LimitStoreUnavailable
 from hub.limits.leases import LeaseKeeper
 from hub.limits.resp import Bulk, RespClient, bulk
 from hub.limits.scripts import ADMIT, RELEASE, RENEW, Script, ScriptClient
@@ -281,7 +282,11 @@ class RedisStore:
     ) -> Any:
         try:
             return await script(self._client, keys, args)
-        except RedisError as exc:  # refused, reset, timed out, or an error reply
+        except RedisTimeout as exc:  # the client's watchdog: Redis did not answer within timeout_ms
+            raise LimitStoreTimeout(
+                f"Rate limits cannot be checked right now ({type(exc).__name__})"
+            ) from exc
+        except RedisError as exc:  # refused, reset, or an error reply
             raise LimitStoreUnavailable(
                 f"Rate limits cannot be checked right now ({type(exc).__name__})"
             ) from exc

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.limits.base import Admission, Clock, Decision, RateLimitStore
-from hub.limits.errors import LimitStoreUnavailable
+from hub.limits.errors import LimitStoreTimeout, LimitStoreUnavailable
 from hub.limits.memory import MemoryStore
 from hub.limits.spec import FailureMode, LimitSpec
 
@@ -38,7 +38,7 @@ class ResilienceStats:
     """Counters for metrics (exported later); all only ever grow."""
 
     errors: int = 0  # decisions the shared store failed (refused connection, reset, error reply)
-    timeouts: int = 0  # decisions the shared store did not answer within the timeout
+    timeouts: int = 0  # decisions the shared store did not answer in time (socket watchdog or bound)
     fallbacks: int = 0  # decisions made by the local store instead
     unavailable: int = 0  # decisions refused because a closed limit could not be checked
     release_failures: int = 0  # releases the shared store did not confirm (the lease frees the slot)
@@ -90,6 +90,9 @@ class ResilientStore:
             except TimeoutError:
                 self.stats.timeouts += 1
                 self._failed("did not answer within %.0f ms" % (self._timeout * 1000))
+            except LimitStoreTimeout as exc:  # the store's own clock: no answer at the socket in time
+                self.stats.timeouts += 1
+                self._failed(exc.message)
             except LimitStoreUnavailable as exc:
                 self.stats.errors += 1
                 self._failed(exc.message)

@@ -190,3 +190,23 @@ async def test_loopback_webhooks_are_refused_unless_allowed(
                 ):
                     pass
     assert webhook.posts == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[2002:a9fe:a9fe::1]",  # 6to4 for 169.254.169.254, the cloud metadata address
+        "[2002:a00:1::1]",  # 6to4 for 10.0.0.1
+        "[64:ff9b::a9fe:a9fe]",  # NAT64 for 169.254.169.254
+    ],
+)
+async def test_ipv6_forms_of_private_addresses_are_refused(hub: HubProcess, host: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = await client_for(http, f"{hub.url}/agents/fast/")
+        hook = TaskPushNotificationConfig(url=f"http://{host}:8080/notify", token="t")
+        request = SendMessageRequest(
+            message=user("x"), configuration=SendMessageConfiguration(task_push_notification_config=hook)
+        )
+        with pytest.raises(InvalidParamsError, match="Invalid push notification URL"):
+            async for _ in client.send_message(request):
+                pass

@@ -4,6 +4,7 @@ concurrent requests; and a dedicated ``redis-server`` killed mid-run, under each
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,12 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import run_hub
 from tests.support.limits_hub import chat, config, prefix, redis_limits, redis_server
+from tests.support.net import LOCALHOST
 
 ANYIO = pytest.mark.anyio
 
@@ -85,3 +88,27 @@ def test_redis_killed_fail_local_admits_the_replica_share(upstream: FakeUpstream
     assert set(after) <= {200, 429}, after
     assert after[200] == limit // replicas  # this hub's share of the limit, exactly
     assert "rate-limit store failing" in log
+
+
+def _store_failures(url: str) -> dict[str, float]:
+    text = httpx.get(url + "/metrics", timeout=10).text
+    return {
+        sample.labels["reason"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "hub_limit_store_failures_total"
+    }
+
+
+def test_a_redis_that_never_answers_counts_as_a_timeout(upstream: FakeUpstream, tmp_path: Path) -> None:
+    # A listener that accepts connections (the kernel's backlog does) and never reads nor answers.
+    with socket.socket() as silent:
+        silent.bind((LOCALHOST, 0))
+        silent.listen(64)
+        url = f"redis://{LOCALHOST}:{silent.getsockname()[1]}/0"
+        limits = {**redis_limits(url=url, **{"global": {"rpm": 100}}), "timeout_ms": 100}
+        limits["failure_mode"] = "local"
+        with run_hub(config(upstream, limits), tmp_path) as hub:
+            assert _statuses(hub.url, 1) == [200]  # decided locally, after the timeout
+            failures = _store_failures(hub.url)
+    assert failures == {"timeout": 1.0, "error": 0.0}

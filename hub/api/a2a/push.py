@@ -3,7 +3,8 @@
 A webhook URL names a host the hub will POST to, on a caller's behalf: without a check, any caller
 could make the hub reach its own network (cloud metadata at 169.254.169.254, an admin port on
 localhost). ``PushUrlPolicy`` refuses hosts that resolve to loopback, private, link-local, shared,
-multicast, reserved or unspecified addresses unless an operator allowed their network
+multicast, reserved or unspecified addresses, or to IPv6 addresses that lead to such an IPv4 address
+(6to4, NAT64, IPv4-mapped; ``hub.api.a2a.addresses``), unless an operator allowed their network
 (``a2a.push_allowed_networks``). The check runs when a config is set and again before each delivery,
 since DNS can change in between.
 
@@ -30,10 +31,10 @@ from a2a.types.a2a_pb2 import TaskArtifactUpdateEvent, TaskPushNotificationConfi
 from a2a.utils.proto_utils import to_stream_response
 from google.protobuf.json_format import MessageToJson
 
+from hub.api.a2a.addresses import Network, public
+
 log = logging.getLogger("hub.a2a.push")
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -60,14 +61,7 @@ class PushUrlPolicy:
         except OSError:
             return False  # unresolvable: the POST would fail anyway, and failing closed is safer
         addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
-        return bool(addresses) and all(self._allows(ipaddress.ip_address(a)) for a in addresses)
-
-    def _allows(self, address: Address) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if any(address in network for network in self._allowed):
-            return True
-        return address.is_global and not (address.is_multicast or address.is_reserved)
+        return bool(addresses) and all(public(ipaddress.ip_address(a), self._allowed) for a in addresses)
 
 
 class WebhookSender(PushNotificationSender):

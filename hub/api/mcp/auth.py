@@ -46,14 +46,16 @@ async def authenticate(access: Access, scope: Scope, send: Send) -> bool:
     try:
         identity = await access.identify(request_headers(scope), "mcp")
     except HubError as error:
-        await _refuse(send, error)
+        await refuse(send, error)
         return False
     if identity.kind != "anonymous":
         scope["user"] = HubPrincipal(identity)
     return True
 
 
-async def _refuse(send: Send, error: HubError) -> None:
+async def refuse(send: Send, error: HubError) -> None:
+    """Send the HTTP refusal of a caller: 401/403 with the OAuth error body and challenge when the error
+    carries one, else the JSON-RPC error body."""
     challenge = getattr(error, "challenge", None)
     if not isinstance(error, Unauthorized | Forbidden) or not isinstance(challenge, str):
         await send_http_error(send, error)

@@ -32,5 +32,8 @@ def tool_error(error: HubError) -> Json:
 
 
 async def send_http_error(send: Send, error: HubError) -> None:
-    body = {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": error.message}}
+    """The refusal of a whole request: its HTTP status, and a JSON-RPC error with no id (-32600, or the
+    error's own ``rpc_code``: -32700 for a body that is not JSON)."""
+    code = getattr(error, "rpc_code", INVALID_REQUEST)
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": error.message}}
     await send_bytes(send, error.http_status, orjson.dumps(body), JSON_HEADERS)
