@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -208,6 +209,92 @@ def test_post_to_the_path_itself_is_served_without_redirect(hub: HubProcess) -> 
 def test_malformed_json_is_a_parse_error(hub: HubProcess) -> None:
     status, headers, body = post(hub, b'{"jsonrpc": "2.0", "id": 1, "method": ')
     assert status == 400 and message(headers, body)["error"]["code"] == -32700
+
+
+# What the two protocol generations need to reach their own paths in the SDK.
+GENERATIONS = {
+    "2025-11-25": {},
+    "2026-07-28": {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"},
+}
+NOT_JSON_RPC = {
+    "another object": b'{"hello": "world"}',
+    "no method": b'{"jsonrpc": "2.0", "id": 1}',
+    "JSON-RPC 1.0": b'{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}',
+    "params a list": b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": [1]}',
+    "id an object": b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"}',
+    "a string": b'"tools/list"',
+}
+
+
+def short_error(status: int, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The JSON-RPC error of a refusal, checked to be short and free of the SDK's internals."""
+    assert headers["content-type"].startswith("application/json"), (status, headers, body)
+    assert len(body) < 300, body
+    assert not any(word in body.lower() for word in (b"pydantic", b"validation", b"errors.pydantic.dev"))
+    answer = json.loads(body)
+    assert answer["jsonrpc"] == "2.0" and answer["id"] is None
+    error: dict[str, Any] = answer["error"]
+    return error
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("case", NOT_JSON_RPC)
+def test_json_that_is_not_one_json_rpc_message_is_a_short_invalid_request(
+    hub: HubProcess, generation: str, case: str
+) -> None:
+    status, headers, body = post(hub, NOT_JSON_RPC[case], GENERATIONS[generation])
+    error = short_error(status, headers, body)
+    assert status == 400 and error["code"] == -32600 and error["message"].startswith("Invalid Request")
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_a_body_that_is_not_json_is_a_short_parse_error(hub: HubProcess, generation: str) -> None:
+    status, headers, body = post(hub, b'{"jsonrpc": "2.0", "id": 1, "method": ', GENERATIONS[generation])
+    error = short_error(status, headers, body)
+    assert status == 400 and error["code"] == -32700
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_not_declared_json_is_415_in_json_rpc(
+    hub: HubProcess, generation: str, content_type: str | None
+) -> None:
+    headers = GENERATIONS[generation]
+    if content_type is None:
+        status, answer_headers, body = post_untyped(hub, rpc("tools/list"), headers)
+    else:
+        status, answer_headers, body = post(hub, rpc("tools/list"), {**headers, "Content-Type": content_type})
+    error = short_error(status, answer_headers, body)
+    assert status == 415 and error["code"] == -32600 and "application/json" in error["message"]
+
+
+def post_untyped(
+    hub: HubProcess, body: bytes, headers: Mapping[str, str]
+) -> tuple[int, dict[str, str], bytes]:
+    """A raw POST without a Content-Type header."""
+    host, port = hub.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("POST", "/mcp", body, {"Accept": ACCEPT, **headers})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_session_ids_carry_256_random_bits_and_serve_the_session(hub: HubProcess) -> None:
+    ids = []
+    for _ in range(3):
+        status, headers, _ = post(hub, initialize())
+        assert status == 200
+        ids.append(headers["mcp-session-id"])
+    # token_urlsafe(32): 43 characters of a 64-letter alphabet, inside the spec's 0x21-0x7E.
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", session) for session in ids), ids
+    assert len(set(ids)) == 3
+    session = {"Mcp-Session-Id": ids[0], "MCP-Protocol-Version": "2025-11-25"}
+    status, headers, body = post(hub, rpc("tools/list", rpc_id=2), session)
+    assert status == 200 and headers["mcp-session-id"] == ids[0]
+    assert message(headers, body)["result"]["tools"][0]["name"] == "fake-model"
 
 
 def test_a_json_batch_is_refused_with_400(hub: HubProcess) -> None:

@@ -44,9 +44,9 @@ def require_json(scope: Scope) -> None:
         raise UnsupportedMediaType("Unsupported Media Type: Content-Type must be application/json")
 
 
-def method_of(body: bytes) -> str | None:
-    """The method of a body that is one JSON-RPC 2.0 message (None for a response or an error).
-    Raises ``NotJson`` or ``BadRequest`` (-32600) with a one-line reason."""
+def check_message(body: bytes) -> None:
+    """Raise ``NotJson``, or ``BadRequest`` (-32600) with a one-line reason, unless ``body`` is one
+    JSON-RPC 2.0 message."""
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -58,31 +58,32 @@ def method_of(body: bytes) -> str | None:
     if message.get("jsonrpc") != "2.0":
         raise BadRequest('Invalid Request: member "jsonrpc" must be "2.0"')
     if "method" in message:
-        return _request(message)
-    if "result" in message:
+        _check_request(message)
+    elif "result" in message:
         _require_id(message, nullable=False)
         if not isinstance(message["result"], dict):
             raise BadRequest('Invalid Request: member "result" must be an object')
-        return None
-    if "error" in message:
-        _require_id(message, nullable=True)
-        error = message["error"]
-        code, text = (error.get("code"), error.get("message")) if isinstance(error, dict) else (None, None)
-        if not (_integer(code) and isinstance(text, str)):
-            raise BadRequest('Invalid Request: member "error" needs an integer "code" and a string "message"')
-        return None
-    raise BadRequest('Invalid Request: the message has no "method", "result" or "error"')
+    elif "error" in message:
+        _check_error(message)
+    else:
+        raise BadRequest('Invalid Request: the message has no "method", "result" or "error"')
 
 
-def _request(message: dict[str, Any]) -> str:
-    method = message["method"]
-    if not isinstance(method, str):
+def _check_error(message: dict[str, Any]) -> None:
+    _require_id(message, nullable=True)
+    error = message["error"]
+    code, text = (error.get("code"), error.get("message")) if isinstance(error, dict) else (None, None)
+    if not (_integer(code) and isinstance(text, str)):
+        raise BadRequest('Invalid Request: member "error" needs an integer "code" and a string "message"')
+
+
+def _check_request(message: dict[str, Any]) -> None:
+    if not isinstance(message["method"], str):
         raise BadRequest('Invalid Request: member "method" must be a string')
     if message.get("params") is not None and not isinstance(message["params"], dict):
         raise BadRequest('Invalid Request: member "params" must be an object')
     if message.get("id") is not None:
         _require_id(message, nullable=False)
-    return method
 
 
 def _require_id(message: dict[str, Any], *, nullable: bool) -> None:

@@ -5,9 +5,9 @@ version, SSE or JSON responses, Host/Origin checks: 421 and 403). In front of it
 what the hub decides for every door: who is calling (``auth``: 401/403 before the SDK sees anything),
 the body-size limit (413, before anything is buffered past it), and what a POST must be (``envelope``:
 415 for a body that is not declared JSON, -32700 for one that is not JSON, -32600 for one that is not
-one JSON-RPC message, batches included: no MCP revision the hub serves accepts them). Streams that
-stay open (GET, ``subscriptions/listen``) end when their caller's credentials stop holding
-(``streams``); session ids are the hub's own (``sessions``). The manager is called directly,
+one JSON-RPC message, batches included: no MCP revision the hub serves accepts them). A GET stream,
+which stays open, ends when its caller's credentials stop holding (``streams``); session ids are the
+hub's own (``sessions``). The manager is called directly,
 not through a Starlette ``Mount``, which would answer ``POST /mcp`` with a 307 to ``/mcp/``.
 """
 
@@ -22,15 +22,13 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from hub.api.asgi import Receive, Scope, Send, read_body, replaying, request_headers
 from hub.api.mcp.auth import HubPrincipal, authenticate, refuse
-from hub.api.mcp.envelope import method_of, require_json
+from hub.api.mcp.envelope import check_message, require_json
 from hub.api.mcp.errors import send_http_error
 from hub.api.mcp.sessions import SessionManager
 from hub.api.mcp.streams import serve_checked
 from hub.auth.access import Access, open_access
 from hub.errors import HubError, NotFound
 from hub.settings import Settings
-
-LISTEN = "subscriptions/listen"  # 2026-07-28: a POST whose answer is a stream of notifications
 
 _OWS = (b" ", b"\t")
 
@@ -77,24 +75,23 @@ class StreamableHTTPApp:
             raise NotFound(f"No route for {scope['method']} {scope['path']}")
         if not await authenticate(self._access, scope, send):
             return
-        method = None
         if scope["method"] == "POST":
             try:
                 require_json(scope)
                 body = await read_body(scope, receive, self._limit)
-                method = method_of(body)
+                check_message(body)
             except HubError as error:
                 await send_http_error(send, error)
                 return
             receive = replaying(body, receive)
         _trim_mcp_headers(scope)
-        if isinstance(scope.get("user"), HubPrincipal) and (scope["method"] == "GET" or method == LISTEN):
+        if scope["method"] == "GET" and isinstance(scope.get("user"), HubPrincipal):
             await self._serve_stream(scope, receive, send)
             return
         await self.manager.handle_request(scope, receive, send)
 
     async def _serve_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A stream that stays open, opened with credentials: it ends when they stop holding."""
+        """A GET stream opened with credentials: it ends when they stop holding."""
         headers = request_headers(scope)
         await serve_checked(
             self.manager.handle_request,

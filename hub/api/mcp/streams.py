@@ -1,8 +1,9 @@
 """Long-lived MCP streams end when the credentials that opened them stop holding.
 
-A GET stream (the handshake versions' channel for server messages) and a ``subscriptions/listen``
-stream (2026-07-28) stay open for as long as the client likes, and a credential is checked when a
-request arrives. ``serve_checked`` runs such a request and checks the caller's credentials again
+A GET stream (the handshake versions' channel for server messages) stays open for as long as the
+client likes, and credentials are checked when a request arrives. (The hub serves no
+``subscriptions/listen``, 2026-07-28's stream; its other answers end with their call.)
+``serve_checked`` runs such a request and checks the caller's credentials again
 every ``interval`` seconds (``mcp.stream_recheck_seconds``). Once they are refused (a revoked API key,
 an expired token) the SDK's handling of the request is cancelled and the stream ends as a server
 ends it: the last chunk of the body, so the client sees a clean end and its reconnect gets the 401.
