@@ -37,6 +37,7 @@ FEEDBACK = "hub_feedback"  # the hub's own tool: listed last for every caller, w
 ANYIO = pytest.mark.anyio
 ACCEPT = "application/json, text/event-stream"
 SCOPES = "models:use mcp:tools"
+RECHECK = 0.2  # seconds between the checks of an open stream's credentials
 CHALLENGE = (
     f'Bearer realm="hub", scope="{SCOPES}", '
     'resource_metadata="https://hub.test/.well-known/oauth-protected-resource/mcp"'
@@ -72,6 +73,7 @@ def config(upstream: FakeUpstream, issuer: Issuer, tmp_path_factory: pytest.Temp
         "store": {"url": f"sqlite+aiosqlite:///{folder / 'hub.db'}"},
         # No key cache: a revoked key fails on its very next request.
         "auth": auth_section(issuer, key_cache_seconds=0),
+        "mcp": {"stream_recheck_seconds": RECHECK},
         "a2a": {"enabled": False},
         "models": models(upstream),
     }
@@ -209,6 +211,50 @@ async def test_a_key_revoked_during_an_sdk_session_fails(hub: HubProcess, config
         await anyio.to_thread.run_sync(revoke_key, config, doomed)
         with pytest.raises(MCPError):
             await client.call_tool("fake-model", {"prompt": "hi"})
+
+
+@ANYIO
+async def test_a_revoked_keys_open_get_stream_is_closed(hub: HubProcess, config: Path) -> None:
+    doomed = await anyio.to_thread.run_sync(create_key, config)
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+        opened = await http.post("/mcp", json=INIT, headers={"x-api-key": doomed, "accept": ACCEPT})
+        headers = {
+            "x-api-key": doomed,
+            "mcp-session-id": opened.headers["mcp-session-id"],
+            "mcp-protocol-version": "2025-11-25",
+            "accept": "text/event-stream",
+        }
+        async with http.stream("GET", "/mcp", headers=headers) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            await anyio.to_thread.run_sync(revoke_key, config, doomed)
+            revoked = time.monotonic()
+            with anyio.fail_after(10):  # without the check the stream would stay open for good
+                async for _ in stream.aiter_bytes():  # ends cleanly: the last chunk, no reset
+                    pass
+            closed_after = time.monotonic() - revoked
+        again = await http.get("/mcp", headers=headers)
+    # The bound: the recheck interval plus the key cache (0 here), plus this machine's slack.
+    assert closed_after < RECHECK + 2.0
+    assert again.status_code == 401 and "revoked" in again.json()["error_description"]
+
+
+@ANYIO
+async def test_an_open_get_stream_with_valid_credentials_stays_open(hub: HubProcess, key: str) -> None:
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+        opened = await http.post("/mcp", json=INIT, headers={"x-api-key": key, "accept": ACCEPT})
+        session = opened.headers["mcp-session-id"]
+        headers = {"x-api-key": key, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
+        async with http.stream("GET", "/mcp", headers={**headers, "accept": "text/event-stream"}) as stream:
+            assert stream.status_code == 200
+            chunks = stream.aiter_bytes()
+            with anyio.move_on_after(10 * RECHECK) as waited:  # ten checks pass, the stream stays open
+                await chunks.__anext__()
+            assert waited.cancelled_caught
+        # The session lives on: its GET stream ended with the client, not with a refusal.
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        answer = await http.post("/mcp", json=listing, headers={**headers, "accept": ACCEPT})
+        assert answer.status_code == 200
 
 
 def names(result: Any) -> list[str]:
