@@ -1,8 +1,8 @@
 """Long-lived MCP streams end when the credentials that opened them stop holding.
 
 A GET stream (the handshake versions' channel for server messages) stays open for as long as the
-client likes, and credentials are checked when a request arrives. (The hub serves no
-``subscriptions/listen``, 2026-07-28's stream; its other answers end with their call.)
+client likes, and credentials are checked when a request arrives. (Every other answer ends with its
+call, within the call's deadline; the hub serves no 2026-07-28 ``subscriptions/listen``.)
 ``serve_checked`` runs such a request and checks the caller's credentials again
 every ``interval`` seconds (``mcp.stream_recheck_seconds``). Once they are refused (a revoked API key,
 an expired token) the SDK's handling of the request is cancelled and the stream ends as a server
