@@ -240,6 +240,23 @@ async def test_a_revoked_keys_open_get_stream_is_closed(hub: HubProcess, config:
 
 
 @ANYIO
+async def test_an_open_get_stream_ends_when_its_token_expires(hub: HubProcess, issuer: Issuer) -> None:
+    # Expired 25 s ago: valid for 5 s more under the verifier's 30 s of leeway.
+    bearer = {"authorization": f"Bearer {token(issuer, exp=int(time.time()) - 25)}"}
+    async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
+        opened = await http.post("/mcp", json=INIT, headers={**bearer, "accept": ACCEPT})
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+        headers = {**bearer, **session, "accept": "text/event-stream"}
+        async with http.stream("GET", "/mcp", headers=headers) as stream:
+            assert stream.status_code == 200
+            with anyio.fail_after(20):
+                async for _ in stream.aiter_bytes():
+                    pass
+        again = await http.get("/mcp", headers=headers)
+    assert again.status_code == 401 and 'error="invalid_token"' in again.headers["www-authenticate"]
+
+
+@ANYIO
 async def test_an_open_get_stream_with_valid_credentials_stays_open(hub: HubProcess, key: str) -> None:
     async with httpx.AsyncClient(base_url=hub.url, timeout=30) as http:
         opened = await http.post("/mcp", json=INIT, headers={"x-api-key": key, "accept": ACCEPT})
