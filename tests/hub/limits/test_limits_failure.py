@@ -168,8 +168,15 @@ async def test_a_stalled_redis_trips_the_timeout_within_tens_of_ms(
 ) -> None:
     hub = Hub(redis_server, clock, timeout=0.03, self_bounded=self_bounded)
     try:
-        warm = await hub.store.admit([LOCAL])  # a pooled connection is ready, the script cached
-        assert warm.admission is not None and warm.admission.origin == hub.remote.origin
+        # A pooled connection is ready and the script cached. On a loaded machine the first decision
+        # (connect + script load) may itself outlast the 30 ms timeout: warm up until Redis answers.
+        for _ in range(20):
+            warm = await hub.store.admit([LOCAL])
+            assert warm.admission is not None
+            if warm.admission.origin == hub.remote.origin:
+                break
+        assert warm.admission.origin == hub.remote.origin
+        timeouts, fallbacks = hub.store.stats.timeouts, hub.store.stats.fallbacks
         sleeper = threading.Thread(target=_debug_sleep, args=(redis_server, 1.0))
         sleeper.start()
         with anyio.fail_after(5):
@@ -179,11 +186,11 @@ async def test_a_stalled_redis_trips_the_timeout_within_tens_of_ms(
         elapsed = time.perf_counter() - started
         assert decision.admission is not None and hub.local.owns(decision.admission)
         assert elapsed < 0.03 + 0.07, f"a decision took {elapsed * 1000:.0f} ms"
-        assert hub.store.stats.timeouts == 1 and hub.store.stats.fallbacks == 1
+        assert hub.store.stats.timeouts == timeouts + 1 and hub.store.stats.fallbacks == fallbacks + 1
         await anyio.to_thread.run_sync(sleeper.join, 10)
     finally:
         await hub.store.aclose()  # waits for the timed-out admission to finish and be undone
-    with redis_server.client() as client:  # only the warm-up admission counts in Redis
+    with redis_server.client() as client:  # only the warm-up admission Redis answered counts there
         assert client.zcard(f"hub:rl:{LOCAL.name}") == 1
 
 
