@@ -65,6 +65,15 @@ def test_chat_gives_a_real_answer(client: openai.OpenAI) -> None:
     assert reply.usage is not None and reply.usage.completion_tokens > 0
 
 
+def test_chat_without_max_tokens_is_capped_by_the_models_default(client: openai.OpenAI) -> None:
+    # Uncapped, this question ran to ~2,000 tokens (~27 s on two cores): the model rambles on.
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+    )
+    assert reply.usage is not None and 0 < reply.usage.completion_tokens <= 256
+
+
 def test_chat_streams(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model="smollm2-135m-instruct",
