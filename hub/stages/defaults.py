@@ -21,21 +21,37 @@ _GENERATING = frozenset({Operation.CHAT, Operation.COMPLETION})
 _ALSO_SETS: Mapping[str, tuple[str, ...]] = {"max_tokens": ("max_tokens", "max_completion_tokens")}
 
 
+# One default: the field it fills in, its value, and the request fields any of which, set, leave it out.
+_Default = tuple[str, Any, tuple[str, ...]]
+
+
 class DefaultsStage:
     def __init__(self, defaults: Mapping[str, Mapping[str, Any]]) -> None:
-        self._defaults = MappingProxyType({name: dict(fields) for name, fields in defaults.items()})
+        self._defaults: Mapping[str, tuple[_Default, ...]] = MappingProxyType(
+            {
+                model: tuple((name, value, _ALSO_SETS.get(name, (name,))) for name, value in fields.items())
+                for model, fields in defaults.items()
+            }
+        )
 
     async def __call__(self, call: Call, next: Next) -> Result:
-        fields = self._defaults.get(call.model)
-        if fields is not None and call.operation in _GENERATING:
-            missing = {name: value for name, value in fields.items() if _absent(call.payload, name)}
+        defaults = self._defaults.get(call.model)
+        if defaults is not None and call.operation in _GENERATING:
+            missing = _missing(call.payload, defaults)
             if missing:
                 call = call.evolve(payload={**call.payload, **missing})
         return await next(call)
 
 
-def _absent(payload: Mapping[str, Any], field: str) -> bool:
-    return all(payload.get(name) is None for name in _ALSO_SETS.get(field, (field,)))
+def _missing(payload: Mapping[str, Any], defaults: tuple[_Default, ...]) -> dict[str, Any]:
+    missing: dict[str, Any] = {}
+    for name, value, fields in defaults:
+        for field in fields:
+            if payload.get(field) is not None:
+                break
+        else:
+            missing[name] = value
+    return missing
 
 
 def defaults_stage(models: Iterable[ModelSettings]) -> DefaultsStage | None:
