@@ -40,8 +40,8 @@ class SmolLM2Chat:
     Options: ``model_path`` (another GGUF, e.g. a tiny test model), ``n_ctx`` (2048), ``n_threads`` (2).
 
     Log-probabilities need llama.cpp to keep the logits of every position (``logits_all``), which
-    slows every call down (it was ~2.5x on this machine's two cores): a second context with it loads
-    on the first call that asks for them, and only such calls use it.
+    slows every call down (2.5 times in one measurement on two busy cores): a second context with it
+    loads on the first call that asks for them, and only such calls use it.
     """
 
     def __init__(self, options: Mapping[str, Any]) -> None:
@@ -175,14 +175,22 @@ def _arguments(operation: Operation, payload: Mapping[str, Any]) -> dict[str, An
             **_response_format(payload),
             **llama_params.tools(payload),
         }
-        if "tools" in arguments and payload.get("logprobs"):
-            # llama.cpp's tool-call answer carries none: asking for both is refused, not half-served.
-            raise BadRequest("'logprobs' cannot be combined with a tool call on this model", param="logprobs")
+        if "tools" in arguments:
+            _alone_with_a_tool_call(arguments, payload)
     else:
         _inputs.require_operation(operation, Operation.COMPLETION)
         llama_params.refuse_unknown(operation, payload)
         arguments = {"prompt": _prompt(payload), "echo": payload.get("echo") is True}
     return {**arguments, **_sampling(payload), **llama_params.logprobs(operation, payload)}
+
+
+def _alone_with_a_tool_call(arguments: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
+    """A tool call's grammar is its parameters' schema, and llama.cpp's tool-call answer carries no
+    log-probabilities: asking for either beside a call is refused, not half-served."""
+    if "response_format" in arguments:
+        raise BadRequest("'response_format' cannot be combined with a tool call", param="response_format")
+    if payload.get("logprobs"):
+        raise BadRequest("'logprobs' cannot be combined with a tool call on this model", param="logprobs")
 
 
 def _messages(payload: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -126,6 +126,10 @@ def test_a_later_turn_may_carry_the_tool_call_and_its_result(client: openai.Open
         ({"top_logprobs": 2}, "top_logprobs"),
         ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
         ({"logprobs": True, "tools": [WEATHER], "tool_choice": "required"}, "logprobs"),
+        (
+            {"response_format": {"type": "json_object"}, "tools": [WEATHER], "tool_choice": "required"},
+            "response_format",
+        ),
     ],
 )
 def test_what_the_model_cannot_honour_is_a_400_naming_it(
