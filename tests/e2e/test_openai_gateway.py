@@ -88,8 +88,25 @@ def test_unknown_fields_pass_through_unchanged(client: openai.OpenAI, upstream: 
 
 
 def test_upstream_model_rename(client: openai.OpenAI, upstream: FakeUpstream) -> None:
-    client.chat.completions.create(model="renamed", messages=[{"role": "user", "content": "hi"}])
+    reply = client.chat.completions.create(model="renamed", messages=[{"role": "user", "content": "hi"}])
     assert upstream.stats()["last_body"]["model"] == "fake-model"
+    # The upstream echoes the name it was sent; the caller gets back the name it used.
+    assert reply.model == "renamed"
+    assert client.completions.create(model="renamed", prompt="hi", max_tokens=2).model == "renamed"
+
+
+def test_upstream_model_rename_in_every_streamed_event(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="renamed",
+        messages=[{"role": "user", "content": "one two"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert len(chunks) > 2 and chunks[-1].usage is not None
+    assert {chunk.model for chunk in chunks} == {"renamed"}
+    completion = list(client.completions.create(model="renamed", prompt="hi", max_tokens=3, stream=True))
+    assert completion and {chunk.model for chunk in completion} == {"renamed"}
 
 
 def test_client_credentials_are_not_forwarded(client: openai.OpenAI, upstream: FakeUpstream) -> None:

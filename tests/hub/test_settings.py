@@ -110,3 +110,23 @@ def test_store_url_password_stays_out_of_reprs_and_errors() -> None:
     with pytest.raises(ConfigError) as info:
         build_engine(StoreSettings(url="::hunter2::not-a-url"))
     assert "hunter2" not in str(info.value)
+
+
+def test_the_embedded_chat_model_has_a_default_max_tokens() -> None:
+    settings = load_settings(environ={})
+    (chat,) = [m for m in settings.models if m.task is Operation.CHAT]
+    assert chat.defaults.fields() == {"max_tokens": 256}
+    assert all(not m.defaults.fields() for m in settings.models if m is not chat)
+
+
+def test_defaults_are_for_chat_and_completion_models(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(
+        "models:\n  - {name: e, task: embed, backend: local, options: {model: minilm}, "
+        "defaults: {max_tokens: 8}}\n"
+    )
+    with pytest.raises(ConfigError, match="defaults"):
+        load_settings(path, environ={})
+    path.write_text("models:\n  - {name: c, task: chat, backend: local, defaults: {max_tokens: 0}}\n")
+    with pytest.raises(ConfigError, match=r"defaults\.max_tokens"):
+        load_settings(path, environ={})

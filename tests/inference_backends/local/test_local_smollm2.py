@@ -189,6 +189,13 @@ def test_text_parts_are_joined(tiny: SmolLM2Chat) -> None:
             {"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "xml"}},
             "response_format",
         ),
+        ({"messages": [{"role": "user", "content": "hi"}], "logit_bias": {"1": 2}}, "logit_bias"),
+        ({"messages": [{"role": "user", "content": "hi"}], "echo": True}, "echo"),
+        ({"messages": [{"role": "user", "content": "hi"}], "logprobs": "yes"}, "logprobs"),
+        ({"messages": [{"role": "user", "content": "hi"}], "tools": []}, "tools"),
+        ({"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]}, "tools"),
+        ({"messages": [{"role": "user", "content": "hi"}], "parallel_tool_calls": 1}, "parallel_tool_calls"),
+        ({"messages": [{"role": "user", "content": "hi"}], "top_k": -1}, "top_k"),
     ],
 )
 def test_rejects_invalid_chat_payloads(payload: dict[str, Any], param: str) -> None:
@@ -210,6 +217,14 @@ def test_rejects_a_non_string_prompt_and_other_operations() -> None:
     assert caught.value.param == "prompt"
     with pytest.raises(BadRequest):
         model.run(Operation.EMBED, {"model": "smollm2", "input": "x"})
+
+
+def test_rejects_completion_fields_it_cannot_honour() -> None:
+    model = SmolLM2Chat({})
+    for field, value in (("suffix", "!"), ("best_of", 2), ("logprobs", 6), ("tools", [])):
+        with pytest.raises(BadRequest) as caught:
+            model.run(Operation.COMPLETION, {"model": "smollm2", "prompt": "hi", field: value})
+        assert caught.value.param == field
 
 
 def test_finds_the_packaged_weights() -> None:
