@@ -4,15 +4,22 @@ One YAML file, validated by pydantic; any key can be overridden by an environmen
 ``HUB_<SECTION>__<KEY>`` (``__`` separates nesting levels, list items by index), for example
 ``HUB_SERVER__PORT=9000`` or ``HUB_MODELS__0__REPLICAS__0__URL=http://10.0.0.5:8000/v1``. No file
 means the embedded default pool.
+
+The hub's own files live in one folder whatever the working directory: ``$HUB_HOME``, else
+``$XDG_DATA_HOME/hub``, else ``~/.local/share/hub``. The default ``store.url`` is ``hub.db`` there, so
+``hub serve``, ``hub mcp-stdio``, ``hub keys`` and ``hub usage`` share one database wherever they start.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
-from collections.abc import Mapping
+import re
+import types
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -31,15 +38,84 @@ from hub.call import Operation
 from hub.limits.settings import LimitsSettings
 from hub.metrics.settings import MetricsSettings
 from hub.pricing import Price
+from hub.tasks import MAX_MODEL_NAME
 from hub.tracing.settings import TracingSettings
 from hub.usage.settings import UsageSettings
 
 ENV_PREFIX = "HUB_"
 CONFIG_ENV = "HUB_CONFIG"
+HOME_ENV = "HUB_HOME"
+# HUB_* variables that are not configuration keys: the config file, the hub's folder, and the key
+# `hub models --url` sends (its default --api-key-env).
+NOT_OVERRIDES = frozenset({CONFIG_ENV, HOME_ENV, "HUB_API_KEY"})
+
+# A model name is the id callers send, a label in metrics and the ledger, and (rewritten) an MCP tool
+# name: letters, digits and ``. : / -``, starting with a letter or digit. No ``_``: the tool-name
+# mapping (hub.api.mcp.names) writes ``_`` for ``:`` and ``/``, so no model's tool name is another
+# model's name as written. The hub's own tools are named ``hub_...``: a model name starting with
+# ``hub:`` or ``hub/`` (any case) would map onto them and is refused.
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:/-]*$")
+RESERVED_MODEL_PREFIXES = ("hub:", "hub/")
+
+
+# Said by `hub check-config` and at `hub serve`'s start: a valid file that serves nothing is a warning,
+# not an error, since `hub keys` and `hub usage` may read a file with only store: and auth: sections.
+NO_MODELS = (
+    "no models: the hub will serve nothing (list them under 'models:'; the embedded pool is served "
+    "only when no config file is given)"
+)
 
 
 class ConfigError(Exception):
-    """A configuration that cannot be used; the message names the key and what was expected."""
+    """A configuration that cannot be used; the message names the source, each wrong key and what was
+    expected (``invalid`` formats it)."""
+
+
+class ModelOptionError(ConfigError):
+    """A backend refuses a model's settings; ``key`` is relative to the model (``options.model``), and
+    the registry reports it under the model's place in the file."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+def invalid(source: str, problems: Iterable[tuple[str, str]]) -> ConfigError:
+    """The one form of a configuration error: the source, then ``  key: what is wrong`` per problem."""
+    lines = [f"{source}: invalid configuration"]
+    lines += [f"  {where}: {message}" for where, message in problems]
+    return ConfigError("\n".join(lines))
+
+
+def model_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a model name, or None: the one rule, for the settings and the
+    MCP tool-name mapping alike."""
+    if not 0 < len(name) <= MAX_MODEL_NAME:
+        return f"a model name has 1 to {MAX_MODEL_NAME} characters"
+    if not MODEL_NAME.match(name):
+        return (
+            "a model name starts with a letter or digit and holds only letters, digits and . : / - "
+            "(no '_' or spaces)"
+        )
+    if name.lower().startswith(RESERVED_MODEL_PREFIXES):
+        return "names starting with 'hub:' or 'hub/' are reserved for the hub's own MCP tools (hub_...)"
+    return None
+
+
+def hub_home(env: Mapping[str, str]) -> Path:
+    """The hub's own folder, independent of the working directory (not created here)."""
+    if env.get(HOME_ENV):
+        return Path(os.path.abspath(Path(env[HOME_ENV]).expanduser()))
+    data = env.get("XDG_DATA_HOME", "")
+    if os.path.isabs(data):  # the XDG spec ignores relative values
+        return Path(data) / "hub"
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return home / ".local" / "share" / "hub"
+
+
+def default_store_url(env: Mapping[str, str]) -> str:
+    return f"sqlite+aiosqlite:///{hub_home(env) / 'hub.db'}"
 
 
 class _Strict(BaseModel):
@@ -102,7 +178,7 @@ RoutingStrategy = Literal["least-outstanding", "round-robin", "prefix-affinity"]
 
 
 class ModelSettings(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    name: str = Field(description="letters, digits and . : / - (no '_'); not starting with 'hub:' or 'hub/'")
     task: Operation
     backend: BackendKind
     description: str = ""
@@ -120,6 +196,14 @@ class ModelSettings(_Strict):
     prefix_affinity: PrefixAffinity = PrefixAffinity()
     options: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
 
+    @field_validator("name")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        problem = model_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _replicas_match_backend(self) -> ModelSettings:
         if self.backend == "openai" and not self.replicas:
@@ -135,9 +219,10 @@ class ModelSettings(_Strict):
 
 class StoreSettings(_Strict):
     url: str = Field(
-        "sqlite+aiosqlite:///hub.db",
+        default_factory=lambda: default_store_url(os.environ),
         repr=False,  # may carry a database password
-        description="SQLAlchemy async URL of the hub's database (keys, usage, A2A tasks); "
+        description="SQLAlchemy async URL of the hub's database (keys, usage, A2A tasks); default: "
+        "hub.db in the hub's folder ($HUB_HOME, else $XDG_DATA_HOME/hub, else ~/.local/share/hub); "
         "e.g. postgresql+asyncpg://user@db:5432/hub",
     )
 
@@ -186,7 +271,7 @@ class A2ASettings(_Strict):
 
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
-    store: StoreSettings = StoreSettings()
+    store: StoreSettings = Field(default_factory=StoreSettings)
     mcp: MCPSettings = MCPSettings()
     a2a: A2ASettings = A2ASettings()
     # None (no section): open access, announced at start. A section, even empty: credentials required
@@ -221,10 +306,23 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     else:
         raw, source = _read_yaml(Path(path)), str(path)
     _apply_env(raw, env)
+    _default_store(raw, env)
     try:
-        return Settings.model_validate({**raw, "source": source})
+        settings = Settings.model_validate({**raw, "source": source})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+    problems = _across_sections(settings)
+    if problems:
+        raise invalid(source, problems)
+    return settings
+
+
+def _across_sections(settings: Settings) -> list[tuple[str, str]]:
+    """What one section says about another (the A2A door checks its own again when built)."""
+    default = settings.a2a.default_model
+    if settings.a2a.enabled and default is not None and default not in {model.name for model in settings.models}:
+        return [("a2a.default_model", f"no model named '{default}' in the pool")]
+    return []
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -243,13 +341,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in NOT_OVERRIDES:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         try:
             _set_path(raw, path, yaml.safe_load(value))
         except (LookupError, TypeError, ValueError, yaml.YAMLError):
             raise ConfigError(f"{name}: does not name a configuration key") from None
+
+
+def _default_store(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """The default store is in the hub's folder of ``env`` (what the caller passed, not os.environ)."""
+    store = raw.get("store")
+    if store is None:
+        raw["store"] = {"url": default_store_url(env)}
+    elif isinstance(store, dict) and "url" not in store:
+        store["url"] = default_store_url(env)
 
 
 def _set_path(node: Any, path: list[str], value: Any) -> None:
@@ -271,8 +378,58 @@ def _set_path(node: Any, path: list[str], value: Any) -> None:
 
 
 def _describe(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid configuration"]
+    problems = []
     for err in exc.errors():
         where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}")
-    return "\n".join(lines)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = _unknown_key(err["loc"])
+        elif err["type"] == "value_error":  # our own validators' words, without pydantic's "Value error, "
+            message = str(err.get("ctx", {}).get("error", message))
+        problems.append((where, message))
+    return str(invalid(source, problems))
+
+
+def _unknown_key(loc: Sequence[int | str]) -> str:
+    known = _keys_at(Settings, loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    if close:
+        return f"unknown key: did you mean '{close[0]}'?"
+    return f"unknown key: expected one of {', '.join(known)}" if known else "unknown key"
+
+
+def _keys_at(node: Any, loc: Sequence[int | str]) -> list[str]:
+    """The keys the settings class at ``loc`` (a pydantic error location) accepts."""
+    for part in loc:
+        node = _inner(node, part)
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [name for name, field in node.model_fields.items() if not field.exclude]
+    return []
+
+
+def _inner(node: Any, part: int | str) -> Any:
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(str(part))
+        return None if field is None else field.annotation
+    args = get_args(node)
+    if get_origin(node) in (tuple, list) and args:
+        return args[0]
+    if get_origin(node) is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _unwrap(node: Any) -> Any:
+    """``X`` from ``Annotated[X, ...]`` and ``X | None``."""
+    while True:
+        if get_origin(node) is Annotated:
+            node = get_args(node)[0]
+        elif get_origin(node) in (Union, types.UnionType):
+            members = [arg for arg in get_args(node) if arg is not type(None)]
+            if len(members) != 1:
+                return node
+            node = members[0]
+        else:
+            return node

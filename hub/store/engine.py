@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -34,11 +36,32 @@ def build_engine(settings: StoreSettings) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True)
 
 
+def location(settings: StoreSettings) -> str:
+    """Where the store is, for people: a SQLite file's path, else the URL without its password."""
+    try:
+        url = make_url(settings.url)
+    except ArgumentError:
+        return "(not a SQLAlchemy URL)"
+    if url.get_backend_name() != "sqlite":
+        return url.render_as_string(hide_password=True)
+    if _in_memory(url):
+        return "SQLite in memory"
+    return f"SQLite file {os.path.abspath(str(url.database))}"
+
+
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url.database)
+
+
 def _sqlite_engine(url: URL) -> AsyncEngine:
     options: dict[str, Any] = {}
     if url.database in (None, "", ":memory:"):
         # One shared connection: each new connection to :memory: would be an empty database.
         options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    elif not _in_memory(url) and not str(url.database).startswith("file:"):
+        # The hub's folder (hub.settings.hub_home) on first use: private, it holds the keys' hashes
+        # and the usage ledger. A folder that exists keeps its mode.
+        Path(str(url.database)).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = create_async_engine(url, **options)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     return engine

@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     except HubError as exc:
         print(f"hub: {exc.message}", file=sys.stderr)
         return 2
+    from hub.store import location
+
+    print(f"store: {location(settings.store)}", file=sys.stderr)
     print(asyncio.run(_report(settings.store, query, args.json)))
     return 0
 
