@@ -105,13 +105,14 @@ def model_name_problem(name: str) -> str | None:
 
 def hub_home(env: Mapping[str, str]) -> Path:
     """The hub's own folder, independent of the working directory (not created here)."""
-    if env.get(HOME_ENV):
-        return Path(os.path.abspath(Path(env[HOME_ENV]).expanduser()))
     data = env.get("XDG_DATA_HOME", "")
-    if os.path.isabs(data):  # the XDG spec ignores relative values
-        return Path(data) / "hub"
-    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
-    return home / ".local" / "share" / "hub"
+    if env.get(HOME_ENV):
+        folder = Path(env[HOME_ENV]).expanduser()
+    elif os.path.isabs(data):  # the XDG spec ignores relative values
+        folder = Path(data) / "hub"
+    else:
+        folder = (Path(env["HOME"]) if env.get("HOME") else Path.home()) / ".local" / "share" / "hub"
+    return Path(os.path.abspath(folder))
 
 
 def default_store_url(env: Mapping[str, str]) -> str:
@@ -284,6 +285,11 @@ class Settings(_Strict):
     metrics: MetricsSettings = MetricsSettings()
     models: tuple[ModelSettings, ...] = ()
     source: str = Field("embedded default", exclude=True)
+    home: Path = Field(
+        default_factory=lambda: hub_home(os.environ),
+        exclude=True,
+        description="the hub's folder ($HUB_HOME): the default store's, created on first use",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -307,8 +313,11 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
         raw, source = _read_yaml(Path(path)), str(path)
     _apply_env(raw, env)
     _default_store(raw, env)
+    given = [(key, "unknown key: the hub sets it") for key in ("source", "home") if key in raw]
+    if given:
+        raise invalid(source, given)
     try:
-        settings = Settings.model_validate({**raw, "source": source})
+        settings = Settings.model_validate({**raw, "source": source, "home": hub_home(env)})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
     problems = _across_sections(settings)
@@ -320,7 +329,11 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 def _across_sections(settings: Settings) -> list[tuple[str, str]]:
     """What one section says about another (the A2A door checks its own again when built)."""
     default = settings.a2a.default_model
-    if settings.a2a.enabled and default is not None and default not in {model.name for model in settings.models}:
+    if (
+        settings.a2a.enabled
+        and default is not None
+        and default not in {model.name for model in settings.models}
+    ):
         return [("a2a.default_model", f"no model named '{default}' in the pool")]
     return []
 

@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace, command: Callable[[KeyStore, argparse.Namespa
     print(f"store: {location(settings.store)}", file=sys.stderr)
 
     async def main() -> int:
-        engine = build_engine(settings.store)
+        engine = build_engine(settings.store, settings.home)
         try:
             store = SqlKeyStore(engine)
             await store.initialize()

@@ -63,7 +63,9 @@ def test_a_key_made_in_one_folder_works_for_a_hub_started_in_another(
     with run_hub(config, there, env=env, cwd=there, default_store=True) as hub:
         body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
         bearer = {"Authorization": f"Bearer {made.stdout.strip()}"}
-        assert httpx.post(hub.v1 + "/chat/completions", json=body, headers=bearer, timeout=10).status_code == 200
+        assert (
+            httpx.post(hub.v1 + "/chat/completions", json=body, headers=bearer, timeout=10).status_code == 200
+        )
         assert httpx.post(hub.v1 + "/chat/completions", json=body, timeout=10).status_code == 401
         assert f"store: SQLite file {data / 'hub.db'}" in hub.log()
     usage = hub_cli(elsewhere, env, "usage", "--json")
@@ -119,6 +121,8 @@ async def test_the_store_is_named_without_its_password(upstream: FakeUpstream, t
         listed = hub_cli(tmp_path, {}, "keys", "list", "--config", str(path))
     assert listed.returncode == 0, listed.stderr
     # The log handler masks what it takes for a password once more ([redacted]).
-    shown = re.compile(r"store: postgresql\+asyncpg://postgres:(\*\*\*|\[redacted\])@127\.0\.0\.1:5432/hub_home_")
+    shown = re.compile(
+        r"store: postgresql\+asyncpg://postgres:(\*\*\*|\[redacted\])@127\.0\.0\.1:5432/hub_home_"
+    )
     for text in (log, listed.stderr):
         assert shown.search(text) and "hunter2" not in text

@@ -105,7 +105,11 @@ LOCAL = "models:\n  - name: x\n    task: {task}\n    backend: local\n    options
 
 @pytest.mark.parametrize(
     ("task", "model", "serves"),
-    [("chat", "minilm", "embed"), ("embed", "vader", "classify"), ("summarize", "smollm2", "chat or completion")],
+    [
+        ("chat", "minilm", "embed"),
+        ("embed", "vader", "classify"),
+        ("summarize", "smollm2", "chat or completion"),
+    ],
 )
 def test_a_local_model_of_another_task_is_refused_at_check_and_at_start(
     tmp_path: Path, task: str, model: str, serves: str
@@ -118,7 +122,9 @@ def test_a_local_model_of_another_task_is_refused_at_check_and_at_start(
         assert result.stderr == f"hub: {path}: invalid configuration\n{expected}"
 
 
-@pytest.mark.parametrize(("task", "model"), [("chat", "smollm2"), ("completion", "smollm2"), ("classify", "langid")])
+@pytest.mark.parametrize(
+    ("task", "model"), [("chat", "smollm2"), ("completion", "smollm2"), ("classify", "langid")]
+)
 def test_a_local_model_of_its_own_task_passes(tmp_path: Path, task: str, model: str) -> None:
     path = tmp_path / "hub.yaml"
     path.write_text(LOCAL.format(task=task, model=model))
@@ -129,7 +135,10 @@ def test_a_local_model_of_its_own_task_passes(tmp_path: Path, task: str, model: 
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        (LOCAL.format(task="embed", model="bert9000"), "models.0.options.model: expected one of smollm2, minilm"),
+        (
+            LOCAL.format(task="embed", model="bert9000"),
+            "models.0.options.model: expected one of smollm2, minilm",
+        ),
         (GOOD.replace("replicas:", "replica:"), "models.0.replica: unknown key: did you mean 'replicas'?"),
         (GOOD.replace("fake-model", "my_smol"), "models.0.name: a model name starts with a letter or digit"),
         (GOOD + "a2a:\n  default_model: nope\n", "a2a.default_model: no model named 'nope' in the pool"),

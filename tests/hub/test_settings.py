@@ -68,6 +68,7 @@ def test_config_path_from_env(tmp_path: Path) -> None:
         (MINIMAL + "    colour: red\n", "models.0.colour: unknown key: expected one of name, task, backend"),
         ("server:\n  port: -1\n", "server.port: Input should be greater than or equal to 0"),
         ("models: [1, 2", "not valid YAML"),
+        ("home: /elsewhere\n", "home: unknown key: the hub sets it"),
         ("- a\n- b\n", "expected a mapping at the top level"),
         (MINIMAL + MINIMAL.replace("models:\n", ""), "is used twice"),
         (
@@ -122,7 +123,10 @@ def test_store_url_password_stays_out_of_reprs_and_errors() -> None:
             "models.0.timeouts.raed: unknown key: did you mean 'read'?",
         ),
         ("auth:\n  teems: {}\n", "auth.teems: unknown key: did you mean 'teams'?"),
-        ("auth:\n  teams:\n    a: {modles: ['*']}\n", "auth.teams.a.modles: unknown key: did you mean 'models'?"),
+        (
+            "auth:\n  teams:\n    a: {modles: ['*']}\n",
+            "auth.teams.a.modles: unknown key: did you mean 'models'?",
+        ),
         ("modles: []\n", "modles: unknown key: did you mean 'models'?"),
     ],
 )

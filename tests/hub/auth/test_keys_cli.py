@@ -98,9 +98,8 @@ def test_a_team_the_auth_section_does_not_list_is_refused(tmp_path: Path) -> Non
     path.write_text(yaml.safe_dump({"store": store, "auth": {"teams": teams}}))
     typo = hub("create", "--team", "reserch", "--config", str(path))
     assert typo.returncode == 2 and typo.stdout == ""
-    assert f"team 'reserch' is not listed in {path} (auth.teams and auth.admin_teams: admin, ops, research)" in (
-        typo.stderr
-    )
+    known = "(auth.teams and auth.admin_teams: admin, ops, research)"
+    assert f"team 'reserch' is not listed in {path} {known}" in typo.stderr
     assert "did you mean 'research'?" in typo.stderr and "--unlisted-team" in typo.stderr
     assert json.loads(hub("list", "--json", "--config", str(path)).stdout) == []
     for team, extra in (("research", ()), ("admin", ()), ("contractors", ("--unlisted-team",))):
