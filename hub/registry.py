@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from hub.call import Operation
+from hub.config_errors import ModelOptionError, invalid
 from hub.errors import ModelNotFound
 from hub.routing.pool import Clock, ReplicaPool, build_pool
-from hub.settings import ModelOptionError, ModelSettings, Settings, invalid
+from hub.settings import ModelSettings, Settings
 from hub.tasks import SERVES
 from inference_backends.base import InferenceBackend
 

@@ -12,14 +12,12 @@ The hub's own files live in one folder whatever the working directory: ``$HUB_HO
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
-import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -35,6 +33,8 @@ from pydantic import (
 from hub.auth.settings import AuthSection
 from hub.budgets.settings import BudgetsSettings
 from hub.call import Operation
+from hub.config_errors import ConfigError as ConfigError
+from hub.config_errors import describe, invalid
 from hub.limits.settings import LimitsSettings
 from hub.metrics.settings import MetricsSettings
 from hub.pricing import Price
@@ -64,28 +64,6 @@ NO_MODELS = (
     "no models: the hub will serve nothing (list them under 'models:'; the embedded pool is served "
     "only when no config file is given)"
 )
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used; the message names the source, each wrong key and what was
-    expected (``invalid`` formats it)."""
-
-
-class ModelOptionError(ConfigError):
-    """A backend refuses a model's settings; ``key`` is relative to the model (``options.model``), and
-    the registry reports it under the model's place in the file."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
-
-
-def invalid(source: str, problems: Iterable[tuple[str, str]]) -> ConfigError:
-    """The one form of a configuration error: the source, then ``  key: what is wrong`` per problem."""
-    lines = [f"{source}: invalid configuration"]
-    lines += [f"  {where}: {message}" for where, message in problems]
-    return ConfigError("\n".join(lines))
 
 
 def model_name_problem(name: str) -> str | None:
@@ -319,7 +297,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     try:
         settings = Settings.model_validate({**raw, "source": source, "home": hub_home(env)})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(describe(exc, source, Settings)) from None
     problems = _across_sections(settings)
     if problems:
         raise invalid(source, problems)
@@ -388,61 +366,3 @@ def _set_path(node: Any, path: list[str], value: Any) -> None:
                 node = node.setdefault(key, {})
         else:
             raise TypeError(key)
-
-
-def _describe(exc: ValidationError, source: str) -> str:
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = _unknown_key(err["loc"])
-        elif err["type"] == "value_error":  # our own validators' words, without pydantic's "Value error, "
-            message = str(err.get("ctx", {}).get("error", message))
-        problems.append((where, message))
-    return str(invalid(source, problems))
-
-
-def _unknown_key(loc: Sequence[int | str]) -> str:
-    known = _keys_at(Settings, loc[:-1])
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-    if close:
-        return f"unknown key: did you mean '{close[0]}'?"
-    return f"unknown key: expected one of {', '.join(known)}" if known else "unknown key"
-
-
-def _keys_at(node: Any, loc: Sequence[int | str]) -> list[str]:
-    """The keys the settings class at ``loc`` (a pydantic error location) accepts."""
-    for part in loc:
-        node = _inner(node, part)
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return [name for name, field in node.model_fields.items() if not field.exclude]
-    return []
-
-
-def _inner(node: Any, part: int | str) -> Any:
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        field = node.model_fields.get(str(part))
-        return None if field is None else field.annotation
-    args = get_args(node)
-    if get_origin(node) in (tuple, list) and args:
-        return args[0]
-    if get_origin(node) is dict and len(args) == 2:
-        return args[1]
-    return None
-
-
-def _unwrap(node: Any) -> Any:
-    """``X`` from ``Annotated[X, ...]`` and ``X | None``."""
-    while True:
-        if get_origin(node) is Annotated:
-            node = get_args(node)[0]
-        elif get_origin(node) in (Union, types.UnionType):
-            members = [arg for arg in get_args(node) if arg is not type(None)]
-            if len(members) != 1:
-                return node
-            node = members[0]
-        else:
-            return node

@@ -38,10 +38,11 @@ from hub.api.asgi import ASGIApp
 from hub.api.server import Lifespan, Mount
 from hub.auth.access import Access, open_access
 from hub.call import ANONYMOUS, Identity
+from hub.config_errors import invalid
 from hub.feedback import FeedbackService
 from hub.pipeline import Next
 from hub.registry import Registry
-from hub.settings import A2ASettings, Settings, invalid
+from hub.settings import A2ASettings, Settings
 from hub.store import Store
 
 log = logging.getLogger("hub.a2a")
