@@ -298,22 +298,26 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
         settings = Settings.model_validate({**raw, "source": source, "home": hub_home(env)})
     except ValidationError as exc:
         raise ConfigError(describe(exc, source, Settings)) from None
-    problems = _across_sections(settings)
+    problems = _after_validation(settings)
     if problems:
         raise invalid(source, problems)
     return settings
 
 
-def _across_sections(settings: Settings) -> list[tuple[str, str]]:
-    """What one section says about another (the A2A door checks its own again when built)."""
+def _after_validation(settings: Settings) -> list[tuple[str, str]]:
+    """What the schema alone cannot see. The A2A door and the store check theirs again when built."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    problems = []
     default = settings.a2a.default_model
-    if (
-        settings.a2a.enabled
-        and default is not None
-        and default not in {model.name for model in settings.models}
-    ):
-        return [("a2a.default_model", f"no model named '{default}' in the pool")]
-    return []
+    if settings.a2a.enabled and default is not None and default not in {m.name for m in settings.models}:
+        problems.append(("a2a.default_model", f"no model named '{default}' in the pool"))
+    try:
+        make_url(settings.store.url)
+    except ArgumentError:  # not echoed: a database URL may carry a password
+        problems.append(("store.url", "not a SQLAlchemy URL (e.g. postgresql+asyncpg://host/db)"))
+    return problems
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -142,6 +142,7 @@ def test_a_local_model_of_its_own_task_passes(tmp_path: Path, task: str, model: 
         (GOOD.replace("replicas:", "replica:"), "models.0.replica: unknown key: did you mean 'replicas'?"),
         (GOOD.replace("fake-model", "my_smol"), "models.0.name: a model name starts with a letter or digit"),
         (GOOD + "a2a:\n  default_model: nope\n", "a2a.default_model: no model named 'nope' in the pool"),
+        (GOOD + "store:\n  url: '::hunter2::'\n", "store.url: not a SQLAlchemy URL"),
         (
             GOOD.replace("backend: openai", "backend: a2a") + "    options: {binding: SOAP}\n",
             "models.0.options.binding: expected one of",
@@ -154,6 +155,7 @@ def test_every_config_error_has_one_form(tmp_path: Path, text: str, where: str) 
     result = hub("check-config", str(path))
     assert result.returncode == 2
     assert result.stderr.startswith(f"hub: {path}: invalid configuration\n  {where}")
+    assert "hunter2" not in result.stderr  # a store URL's password is never echoed
 
 
 def test_a_file_without_models_is_said_to_serve_nothing(tmp_path: Path) -> None:
