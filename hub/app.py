@@ -155,7 +155,7 @@ def build_app(
     # One engine for every durable thing. API keys are verified whenever a caller presents one, in
     # every auth mode, so the key store is there whenever credentials can arrive (nothing connects
     # until the lifespan starts).
-    store = Store(settings.store)
+    store = Store(settings.store, settings.home)
     access = build_access(settings, SqlKeyStore(store.engine) if credentials else None)
     if credentials:
         announce(settings)

@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from hub.settings import ConfigError, Settings, load_settings
+from hub.settings import NO_MODELS, ConfigError, Settings, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Agent-to-model integration hub")
+    parser.add_argument("--version", action="version", version=f"hub {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the hub (embedded default pool without --config)")
@@ -61,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
 
     add_usage(sub)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hub")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -180,6 +190,8 @@ def _check_config(args: argparse.Namespace) -> int:
     settings = load_settings(args.file)
     asyncio.run(build_registry(settings).aclose())  # also checks what only the backends know
     print(f"{args.file}: ok ({len(settings.models)} models)")
+    if not settings.models:
+        print(f"hub: {args.file}: warning: {NO_MODELS}", file=sys.stderr)
     for model in settings.models:
         print(f"  {model.name}: {model.task.value} via {model.backend}, {len(model.replicas)} replica(s)")
     return 0

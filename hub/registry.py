@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from hub.call import Operation
+from hub.config_errors import ModelOptionError, invalid
 from hub.errors import ModelNotFound
 from hub.routing.pool import Clock, ReplicaPool, build_pool
-from hub.settings import ConfigError, ModelSettings, Settings
+from hub.settings import ModelSettings, Settings
 from hub.tasks import SERVES
 from inference_backends.base import InferenceBackend
 
@@ -53,15 +54,19 @@ class Registry:
 
 def _local_backend(settings: ModelSettings) -> InferenceBackend:
     from inference_backends.local.backend import LocalBackend
-    from inference_backends.local.models import model_factories
+    from inference_backends.local.models import local_kinds
 
-    kind = str(settings.options.get("model"))
-    factories = model_factories()
-    if kind not in factories:
-        raise ConfigError(
-            f"models[{settings.name}].options.model: expected one of {sorted(factories)}, got {kind!r}"
+    name = settings.options.get("model")
+    kinds = local_kinds()
+    kind = kinds.get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise ModelOptionError("options.model", f"expected one of {', '.join(kinds)}, got {name!r}")
+    if settings.task not in kind.tasks:
+        serves = " or ".join(sorted(task.value for task in kind.tasks))
+        raise ModelOptionError(
+            "task", f"'{settings.task.value}' is not a task of options.model '{name}', which serves {serves}"
         )
-    return LocalBackend(settings, factories[kind])
+    return LocalBackend(settings, kind.factory)
 
 
 def _openai_backend(settings: ModelSettings) -> InferenceBackend:
@@ -87,8 +92,11 @@ def build_registry(
     clock: Clock = time.monotonic,
 ) -> Registry:
     factories = backend_factories() if factories is None else factories
-    entries = {
-        model.name: ModelEntry(model, build_pool(model, clock), factories[model.backend](model))
-        for model in settings.models
-    }
+    entries: dict[str, ModelEntry] = {}
+    for index, model in enumerate(settings.models):
+        try:
+            backend = factories[model.backend](model)
+        except ModelOptionError as exc:  # reported at the model's place in the file, like pydantic's
+            raise invalid(settings.source, [(f"models.{index}.{exc.key}", exc.message)]) from None
+        entries[model.name] = ModelEntry(model, build_pool(model, clock), backend)
     return Registry(entries)

@@ -4,12 +4,17 @@ One YAML file, validated by pydantic; any key can be overridden by an environmen
 ``HUB_<SECTION>__<KEY>`` (``__`` separates nesting levels, list items by index), for example
 ``HUB_SERVER__PORT=9000`` or ``HUB_MODELS__0__REPLICAS__0__URL=http://10.0.0.5:8000/v1``. No file
 means the embedded default pool.
+
+The hub's own files live in one folder whatever the working directory: ``$HUB_HOME``, else
+``$XDG_DATA_HOME/hub``, else ``~/.local/share/hub``. The default ``store.url`` is ``hub.db`` there, so
+``hub serve``, ``hub mcp-stdio``, ``hub keys`` and ``hub usage`` share one database wherever they start.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -28,18 +33,68 @@ from pydantic import (
 from hub.auth.settings import AuthSection
 from hub.budgets.settings import BudgetsSettings
 from hub.call import Operation
+from hub.config_errors import ConfigError as ConfigError
+from hub.config_errors import describe, invalid
 from hub.limits.settings import LimitsSettings
 from hub.metrics.settings import MetricsSettings
 from hub.pricing import Price
+from hub.tasks import MAX_MODEL_NAME
 from hub.tracing.settings import TracingSettings
 from hub.usage.settings import UsageSettings
 
 ENV_PREFIX = "HUB_"
 CONFIG_ENV = "HUB_CONFIG"
+HOME_ENV = "HUB_HOME"
+# HUB_* variables that are not configuration keys: the config file, the hub's folder, and the key
+# `hub models --url` sends (its default --api-key-env).
+NOT_OVERRIDES = frozenset({CONFIG_ENV, HOME_ENV, "HUB_API_KEY"})
+
+# A model name is the id callers send, a label in metrics and the ledger, and (rewritten) an MCP tool
+# name: letters, digits and ``. : / -``, starting with a letter or digit. No ``_``: the tool-name
+# mapping (hub.api.mcp.names) writes ``_`` for ``:`` and ``/``, so no model's tool name is another
+# model's name as written. The hub's own tools are named ``hub_...``: a model name starting with
+# ``hub:`` or ``hub/`` (any case) would map onto them and is refused.
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:/-]*$")
+RESERVED_MODEL_PREFIXES = ("hub:", "hub/")
 
 
-class ConfigError(Exception):
-    """A configuration that cannot be used; the message names the key and what was expected."""
+# Said by `hub check-config` and at `hub serve`'s start: a valid file that serves nothing is a warning,
+# not an error, since `hub keys` and `hub usage` may read a file with only store: and auth: sections.
+NO_MODELS = (
+    "no models: the hub will serve nothing (list them under 'models:'; the embedded pool is served "
+    "only when no config file is given)"
+)
+
+
+def model_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a model name, or None: the one rule, for the settings and the
+    MCP tool-name mapping alike."""
+    if not 0 < len(name) <= MAX_MODEL_NAME:
+        return f"a model name has 1 to {MAX_MODEL_NAME} characters"
+    if not MODEL_NAME.match(name):
+        return (
+            "a model name starts with a letter or digit and holds only letters, digits and . : / - "
+            "(no '_' or spaces)"
+        )
+    if name.lower().startswith(RESERVED_MODEL_PREFIXES):
+        return "names starting with 'hub:' or 'hub/' are reserved for the hub's own MCP tools (hub_...)"
+    return None
+
+
+def hub_home(env: Mapping[str, str]) -> Path:
+    """The hub's own folder, independent of the working directory (not created here)."""
+    data = env.get("XDG_DATA_HOME", "")
+    if env.get(HOME_ENV):
+        folder = Path(env[HOME_ENV]).expanduser()
+    elif os.path.isabs(data):  # the XDG spec ignores relative values
+        folder = Path(data) / "hub"
+    else:
+        folder = (Path(env["HOME"]) if env.get("HOME") else Path.home()) / ".local" / "share" / "hub"
+    return Path(os.path.abspath(folder))
+
+
+def default_store_url(env: Mapping[str, str]) -> str:
+    return f"sqlite+aiosqlite:///{hub_home(env) / 'hub.db'}"
 
 
 class _Strict(BaseModel):
@@ -121,7 +176,7 @@ RoutingStrategy = Literal["least-outstanding", "round-robin", "prefix-affinity"]
 
 
 class ModelSettings(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    name: str = Field(description="letters, digits and . : / - (no '_'); not starting with 'hub:' or 'hub/'")
     task: Operation
     backend: BackendKind
     description: str = ""
@@ -142,6 +197,14 @@ class ModelSettings(_Strict):
         ModelDefaults(), description="request fields filled in when a chat or completion call omits them"
     )
 
+    @field_validator("name")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        problem = model_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _replicas_match_backend(self) -> ModelSettings:
         if self.backend == "openai" and not self.replicas:
@@ -159,9 +222,10 @@ class ModelSettings(_Strict):
 
 class StoreSettings(_Strict):
     url: str = Field(
-        "sqlite+aiosqlite:///hub.db",
+        default_factory=lambda: default_store_url(os.environ),
         repr=False,  # may carry a database password
-        description="SQLAlchemy async URL of the hub's database (keys, usage, A2A tasks); "
+        description="SQLAlchemy async URL of the hub's database (keys, usage, A2A tasks); default: "
+        "hub.db in the hub's folder ($HUB_HOME, else $XDG_DATA_HOME/hub, else ~/.local/share/hub); "
         "e.g. postgresql+asyncpg://user@db:5432/hub",
     )
 
@@ -217,7 +281,7 @@ class A2ASettings(_Strict):
 
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
-    store: StoreSettings = StoreSettings()
+    store: StoreSettings = Field(default_factory=StoreSettings)
     mcp: MCPSettings = MCPSettings()
     a2a: A2ASettings = A2ASettings()
     # None (no section): open access, announced at start. A section, even empty: credentials required
@@ -230,6 +294,11 @@ class Settings(_Strict):
     metrics: MetricsSettings = MetricsSettings()
     models: tuple[ModelSettings, ...] = ()
     source: str = Field("embedded default", exclude=True)
+    home: Path = Field(
+        default_factory=lambda: hub_home(os.environ),
+        exclude=True,
+        description="the hub's folder ($HUB_HOME): the default store's, created on first use",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -252,10 +321,34 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     else:
         raw, source = _read_yaml(Path(path)), str(path)
     _apply_env(raw, env)
+    _default_store(raw, env)
+    given = [(key, "unknown key: the hub sets it") for key in ("source", "home") if key in raw]
+    if given:
+        raise invalid(source, given)
     try:
-        return Settings.model_validate({**raw, "source": source})
+        settings = Settings.model_validate({**raw, "source": source, "home": hub_home(env)})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(describe(exc, source, Settings)) from None
+    problems = _after_validation(settings)
+    if problems:
+        raise invalid(source, problems)
+    return settings
+
+
+def _after_validation(settings: Settings) -> list[tuple[str, str]]:
+    """What the schema alone cannot see. The A2A door and the store check theirs again when built."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    problems = []
+    default = settings.a2a.default_model
+    if settings.a2a.enabled and default is not None and default not in {m.name for m in settings.models}:
+        problems.append(("a2a.default_model", f"no model named '{default}' in the pool"))
+    try:
+        make_url(settings.store.url)
+    except ArgumentError:  # not echoed: a database URL may carry a password
+        problems.append(("store.url", "not a SQLAlchemy URL (e.g. postgresql+asyncpg://host/db)"))
+    return problems
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -274,13 +367,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in NOT_OVERRIDES:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         try:
             _set_path(raw, path, yaml.safe_load(value))
         except (LookupError, TypeError, ValueError, yaml.YAMLError):
             raise ConfigError(f"{name}: does not name a configuration key") from None
+
+
+def _default_store(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """The default store is in the hub's folder of ``env`` (what the caller passed, not os.environ)."""
+    store = raw.get("store")
+    if store is None:
+        raw["store"] = {"url": default_store_url(env)}
+    elif isinstance(store, dict) and "url" not in store:
+        store["url"] = default_store_url(env)
 
 
 def _set_path(node: Any, path: list[str], value: Any) -> None:
@@ -299,11 +401,3 @@ def _set_path(node: Any, path: list[str], value: Any) -> None:
                 node = node.setdefault(key, {})
         else:
             raise TypeError(key)
-
-
-def _describe(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid configuration"]
-    for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}")
-    return "\n".join(lines)

@@ -34,9 +34,10 @@ from typing import Any
 import orjson
 
 from hub.call import Call, Chunk, Operation, Result, Usage
+from hub.config_errors import ModelOptionError
 from hub.errors import BackendError, BadRequest, HubError
 from hub.routing.replica import Replica
-from hub.settings import ConfigError, ModelSettings
+from hub.settings import ModelSettings
 from inference_backends import a2a_wire as wire
 from inference_backends.http_client import ClientTimeouts, HttpClient, Response, translate_read_error
 
@@ -48,7 +49,7 @@ _JSON_TYPES = ("application/json", "application/a2a+json")
 class A2AAgentBackend:
     def __init__(self, settings: ModelSettings) -> None:
         if settings.task is not Operation.CHAT:
-            raise ConfigError(f"models[{settings.name}]: an 'a2a' backend serves the chat task only")
+            raise ModelOptionError("task", "an 'a2a' backend serves the chat task only")
         self._metadata = _agent_metadata(settings)
         self._binding = _binding(settings)
         t = settings.timeouts
@@ -330,14 +331,12 @@ def _json_or_none(raw: bytes) -> object:
 def _agent_metadata(settings: ModelSettings) -> dict[str, Any]:
     metadata = settings.options.get("agent_metadata", {})
     if not isinstance(metadata, dict) or not all(isinstance(key, str) for key in metadata):
-        raise ConfigError(f"models[{settings.name}].options.agent_metadata: expected a mapping")
+        raise ModelOptionError("options.agent_metadata", "expected a mapping")
     return metadata
 
 
 def _binding(settings: ModelSettings) -> str | None:
     binding = settings.options.get("binding")
     if binding is not None and binding not in wire.BINDINGS:
-        raise ConfigError(
-            f"models[{settings.name}].options.binding: expected one of {list(wire.BINDINGS)}, got {binding!r}"
-        )
+        raise ModelOptionError("options.binding", f"expected one of {list(wire.BINDINGS)}, got {binding!r}")
     return binding

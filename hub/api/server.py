@@ -23,7 +23,8 @@ from hub.errors import HubError, NotFound
 from hub.feedback import FeedbackService
 from hub.registry import Registry
 from hub.routing.health import HealthChecker
-from hub.settings import Settings
+from hub.settings import NO_MODELS, Settings
+from hub.store import location
 from hub.usage import LedgerStore
 
 log = logging.getLogger("hub")
@@ -180,6 +181,17 @@ class HubApp:
             "replicas": entry.pool.snapshot(),
         }
 
+    def _announce(self) -> None:
+        settings = self.settings
+        log.info(
+            "hub ready: %d models from %s; store: %s",
+            len(self.registry),
+            settings.source,
+            location(settings.store),
+        )
+        if not settings.models:
+            log.warning("%s: %s", settings.source, NO_MODELS)
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         async with contextlib.AsyncExitStack() as stack:
             while True:
@@ -190,7 +202,7 @@ class HubApp:
                     stack.push_async_callback(self.health.aclose)
                     for lifespan in self.lifespans:
                         await stack.enter_async_context(lifespan())
-                    log.info("hub ready: %d models from %s", len(self.registry), self.settings.source)
+                    self._announce()
                     _freeze_heap()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":

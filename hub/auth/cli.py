@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,8 +20,8 @@ from typing import Any
 from hub.auth import keys
 from hub.auth.keystore import KeyStore
 from hub.auth.sqlstore import SqlKeyStore
-from hub.settings import load_settings
-from hub.store import build_engine
+from hub.settings import Settings, load_settings
+from hub.store import build_engine, location
 
 
 def add_parser(sub: Any) -> None:
@@ -36,6 +37,11 @@ def add_parser(sub: Any) -> None:
     create.add_argument("--rpm", type=_positive_int, help="requests per minute (for the limits stage)")
     create.add_argument("--tpm", type=_positive_int, help="tokens per minute (for the limits stage)")
     create.add_argument("--budget", type=_usd, help="spend allowed, in USD (for the budgets stage)")
+    create.add_argument(
+        "--unlisted-team",
+        action="store_true",
+        help="allow a team that auth.teams does not list (it may use auth.default_models)",
+    )
     listing = commands.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--json", action="store_true", help="print JSON")
     revoke = commands.add_parser("revoke", help="revoke a key: it fails on its next request")
@@ -72,9 +78,15 @@ def _usd(value: str) -> Decimal:
 
 def _run(args: argparse.Namespace, command: Callable[[KeyStore, argparse.Namespace], Awaitable[int]]) -> int:
     settings = load_settings(args.config)
+    if args.keys_command == "create" and not args.unlisted_team:
+        problem = _unlisted(settings, args.team)
+        if problem is not None:
+            print(f"hub: {problem}", file=sys.stderr)
+            return 2
+    print(f"store: {location(settings.store)}", file=sys.stderr)
 
     async def main() -> int:
-        engine = build_engine(settings.store)
+        engine = build_engine(settings.store, settings.home)
         try:
             store = SqlKeyStore(engine)
             await store.initialize()
@@ -83,6 +95,23 @@ def _run(args: argparse.Namespace, command: Callable[[KeyStore, argparse.Namespa
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def _unlisted(settings: Settings, team: str) -> str | None:
+    """Where ``auth.teams`` lists teams, a key for another team is most likely a typo: say so."""
+    auth = settings.auth
+    if auth is None or not auth.teams:
+        return None
+    known = sorted({*auth.teams, *auth.admin_teams})
+    if team in known:
+        return None
+    close = difflib.get_close_matches(team, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (
+        f"team '{team}' is not listed in {settings.source} (auth.teams and auth.admin_teams: "
+        f"{', '.join(known)}); {hint}pass --unlisted-team to create it anyway "
+        "(its keys may use auth.default_models)"
+    )
 
 
 async def _create(store: KeyStore, args: argparse.Namespace) -> int:

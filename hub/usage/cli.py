@@ -13,6 +13,8 @@ from hub.errors import HubError
 from hub.settings import load_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hub.settings import StoreSettings
     from hub.usage import UsageQuery
 
@@ -49,16 +51,19 @@ def run(args: argparse.Namespace) -> int:
     except HubError as exc:
         print(f"hub: {exc.message}", file=sys.stderr)
         return 2
-    print(asyncio.run(_report(settings.store, query, args.json)))
+    from hub.store import location
+
+    print(f"store: {location(settings.store)}", file=sys.stderr)
+    print(asyncio.run(_report(settings.store, settings.home, query, args.json)))
     return 0
 
 
-async def _report(store: StoreSettings, query: UsageQuery, as_json: bool) -> str:
+async def _report(store: StoreSettings, home: Path, query: UsageQuery, as_json: bool) -> str:
     from hub.feedback import SqlFeedback
     from hub.store import build_engine
     from hub.usage import SqlLedger, usage_json, usage_text
 
-    engine = build_engine(store)
+    engine = build_engine(store, home)
     try:
         ledger = SqlLedger(engine)
         await ledger.initialize()

@@ -7,22 +7,37 @@ optional runtime (llama-cpp-python, say) only breaks the model that needs it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from hub.call import Operation
 from inference_backends.local.base import LocalModel
 
 Factory = Callable[[Mapping[str, Any]], LocalModel]
 
 
-def model_factories() -> Mapping[str, Factory]:
+@dataclass(frozen=True, slots=True)
+class LocalKind:
+    """One ``options.model`` value: how to build the model, and the tasks a model entry using it may
+    declare (any other task would fail every call, so the configuration is refused)."""
+
+    factory: Factory
+    tasks: frozenset[Operation]
+
+
+def local_kinds() -> Mapping[str, LocalKind]:
     return {
-        "smollm2": _smollm2,
-        "minilm": _minilm,
-        "vader": _vader,
-        "langid": _langid,
-        "lexrank": _lexrank,
-        "profanity": _profanity,
+        "smollm2": LocalKind(_smollm2, frozenset({Operation.CHAT, Operation.COMPLETION})),
+        "minilm": LocalKind(_minilm, frozenset({Operation.EMBED})),
+        "vader": LocalKind(_vader, frozenset({Operation.CLASSIFY})),
+        "langid": LocalKind(_langid, frozenset({Operation.CLASSIFY})),
+        "lexrank": LocalKind(_lexrank, frozenset({Operation.SUMMARIZE})),
+        "profanity": LocalKind(_profanity, frozenset({Operation.CLASSIFY})),
     }
+
+
+def model_factories() -> Mapping[str, Factory]:
+    return {name: kind.factory for name, kind in local_kinds().items()}
 
 
 def _smollm2(options: Mapping[str, Any]) -> LocalModel:

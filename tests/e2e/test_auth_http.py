@@ -196,7 +196,8 @@ def test_models_are_listed_per_caller(hub: HubProcess, config: Path, key: str, i
     assert listed(hub, {"x-api-key": key}) == list(ALLOWED)
     assert listed(hub, bearer(issuer.token())) == list(ALLOWED)  # the token's team claim is research
     assert listed(hub, bearer(create_key(config, "ops"))) == [*ALLOWED, FORBIDDEN]
-    assert listed(hub, bearer(create_key(config, "unlisted-team"))) == []  # default_models: []
+    unlisted = create_key(config, "unlisted-team", "--unlisted-team")
+    assert listed(hub, bearer(unlisted)) == []  # default_models: []
     hidden = httpx.get(f"{hub.v1}/models/{FORBIDDEN}", headers={"x-api-key": key})
     unknown = httpx.get(f"{hub.v1}/models/no-such-model", headers={"x-api-key": key})
     assert hidden.status_code == 404 and same_refusal(hidden, FORBIDDEN) == same_refusal(

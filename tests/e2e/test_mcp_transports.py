@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,9 +81,10 @@ async def test_stdio_serves_the_same_tools_in_process(
 ) -> None:
     config = tmp_path / "hub.yaml"
     config.write_text(yaml.safe_dump(small_pool(upstream)))
-    server = StdioServerParameters(
-        command=sys.executable, args=["-m", "hub", "mcp-stdio", "--config", str(config)], cwd=str(tmp_path)
-    )
+    args = ["-m", "hub", "mcp-stdio", "--config", str(config)]
+    # The SDK passes the server only HOME, PATH and a few more: the hub's folder is the test's.
+    env = {"HUB_HOME": str(tmp_path), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    server = StdioServerParameters(command=sys.executable, args=args, cwd=str(tmp_path), env=env)
     pieces: list[str | None] = []
 
     async def progress(done: float, total: float | None, text: str | None) -> None:

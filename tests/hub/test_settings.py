@@ -65,9 +65,10 @@ def test_config_path_from_env(tmp_path: Path) -> None:
         (MINIMAL.replace("backend: openai", "backend: opneai"), "models.0.backend: Input should be"),
         (MINIMAL.replace("http://127.0.0.1:9001/v1", "ftp://x"), "models.0.replicas.0.url"),
         (MINIMAL.replace("task: chat", "task: dance"), "models.0.task"),
-        (MINIMAL + "    colour: red\n", "models.0.colour: Extra inputs are not permitted"),
+        (MINIMAL + "    colour: red\n", "models.0.colour: unknown key: expected one of name, task, backend"),
         ("server:\n  port: -1\n", "server.port: Input should be greater than or equal to 0"),
         ("models: [1, 2", "not valid YAML"),
+        ("home: /elsewhere\n", "home: unknown key: the hub sets it"),
         ("- a\n- b\n", "expected a mapping at the top level"),
         (MINIMAL + MINIMAL.replace("models:\n", ""), "is used twice"),
         (
@@ -130,3 +131,66 @@ def test_defaults_are_for_chat_and_completion_models(tmp_path: Path) -> None:
     path.write_text("models:\n  - {name: c, task: chat, backend: local, defaults: {max_tokens: 0}}\n")
     with pytest.raises(ConfigError, match=r"defaults\.max_tokens"):
         load_settings(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MINIMAL.replace("replicas:", "replica:"), "models.0.replica: unknown key: did you mean 'replicas'?"),
+        ("server:\n  prot: 9000\n", "server.prot: unknown key: did you mean 'port'?"),
+        (
+            MINIMAL.replace("    replicas:", "    timeouts: {raed: 3}\n    replicas:"),
+            "models.0.timeouts.raed: unknown key: did you mean 'read'?",
+        ),
+        ("auth:\n  teems: {}\n", "auth.teems: unknown key: did you mean 'teams'?"),
+        (
+            "auth:\n  teams:\n    a: {modles: ['*']}\n",
+            "auth.teams.a.modles: unknown key: did you mean 'models'?",
+        ),
+        ("modles: []\n", "modles: unknown key: did you mean 'models'?"),
+    ],
+)
+def test_an_unknown_key_gets_a_suggestion(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), environ={})
+    assert expected in str(info.value)
+
+
+def test_an_unknown_key_from_the_environment_gets_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"server\.prot: unknown key: did you mean 'port'\?"):
+        load_settings(write(tmp_path, MINIMAL), environ={"HUB_SERVER__PROT": "9000"})
+
+
+@pytest.mark.parametrize(
+    "name", ["my_smol", "hub_feedback", "hub:feedback", "Hub/tools", "with space", "-x", "x" * 257]
+)
+def test_model_names_follow_one_rule(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, MINIMAL.replace("fake-model", f'"{name}"')), environ={})
+    assert "models.0.name: " in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["qwen2.5:7b", "meta-llama/Llama-3.1-8B", "hubble", "my-hub:x"])
+def test_model_names_that_are_fine(tmp_path: Path, name: str) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL.replace("fake-model", f'"{name}"')), environ={})
+    assert settings.models[0].name == name
+
+
+def test_the_default_store_is_in_the_hubs_folder(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    cases = [
+        ({"HUB_HOME": str(tmp_path / "h"), "HOME": str(home)}, tmp_path / "h"),
+        ({"XDG_DATA_HOME": str(tmp_path / "x"), "HOME": str(home)}, tmp_path / "x" / "hub"),
+        ({"XDG_DATA_HOME": "relative", "HOME": str(home)}, home / ".local" / "share" / "hub"),
+        ({"HOME": str(home)}, home / ".local" / "share" / "hub"),
+    ]
+    for env, folder in cases:
+        for path in (write(tmp_path, MINIMAL), None):
+            assert load_settings(path, environ=env).store.url == f"sqlite+aiosqlite:///{folder / 'hub.db'}"
+    named = {"HOME": str(home), "HUB_STORE__URL": "sqlite+aiosqlite:///elsewhere.db"}
+    assert load_settings(write(tmp_path, MINIMAL), environ=named).store.url.endswith("///elsewhere.db")
+
+
+def test_hub_variables_that_are_not_keys_are_not_overrides(tmp_path: Path) -> None:
+    env = {"HUB_HOME": str(tmp_path), "HUB_CONFIG": str(write(tmp_path, MINIMAL)), "HUB_API_KEY": "hub-x"}
+    assert load_settings(None, environ=env).models[0].name == "fake-model"

@@ -58,11 +58,14 @@ def run_hub(
     env: Mapping[str, str] | None = None,
     startup_timeout: float = 60.0,
     config_file: Path | None = None,
+    cwd: Path | None = None,
+    default_store: bool = False,
 ) -> Iterator[HubProcess]:
     """Start ``python -m hub serve`` with ``config`` (None: the embedded default) and stop it after.
 
     ``config_file``: serve this file as it is (pass ``config=None``); it is read only to see whether it
-    names a store of its own."""
+    names a store of its own. ``cwd``: the hub's working directory. ``default_store``: no store of the
+    test's own, so the hub uses its default one (in ``$HUB_HOME``: pass it in ``env``)."""
     port = free_port()
     args = [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if config_file is not None:
@@ -74,12 +77,12 @@ def run_hub(
         args += ["--config", str(path)]
     log_path = tmp_path / f"hub-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    if config is None or "store" not in config:
+    if not default_store and (config is None or "store" not in config):
         # Each hub gets its own database in the test's folder unless the test shares one on purpose.
         full_env["HUB_STORE__URL"] = f"sqlite+aiosqlite:///{tmp_path / f'hub-{port}.db'}"
     full_env.update(env or {})
     with log_path.open("wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     hub = HubProcess(url, process, log_path)
     try:

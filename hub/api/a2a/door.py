@@ -38,10 +38,11 @@ from hub.api.asgi import ASGIApp
 from hub.api.server import Lifespan, Mount
 from hub.auth.access import Access, open_access
 from hub.call import ANONYMOUS, Identity
+from hub.config_errors import invalid
 from hub.feedback import FeedbackService
 from hub.pipeline import Next
 from hub.registry import Registry
-from hub.settings import A2ASettings, ConfigError, Settings
+from hub.settings import A2ASettings, Settings
 from hub.store import Store
 
 log = logging.getLogger("hub.a2a")
@@ -65,7 +66,8 @@ def build_a2a(
     a2a = settings.a2a
     access = access or open_access()
     if a2a.default_model is not None and a2a.default_model not in {e.name for e in registry}:
-        raise ConfigError(f"a2a.default_model: no model named '{a2a.default_model}' in the pool")
+        problem = f"no model named '{a2a.default_model}' in the pool"
+        raise invalid(settings.source, [("a2a.default_model", problem)])
     base = a2a.public_url or _local_base(settings)
     tasks = WriteBehindTaskStore(DatabaseTaskStore(store.engine))
     push = _Push.build(a2a, store)

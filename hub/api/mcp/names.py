@@ -1,19 +1,21 @@
 """Tool names for model names.
 
 MCP tool names should match ``^[A-Za-z0-9_.-]{1,128}$``; model names may also hold ``:`` and ``/``
-(``qwen2.5:7b``, ``meta-llama/Llama-3.1-8B``). The mapping is deterministic and readable:
+(``qwen2.5:7b``, ``meta-llama/Llama-3.1-8B``) but never ``_`` (``hub.settings.model_name_problem``, the
+one rule for model names). The mapping is deterministic and readable:
 
 1. a model name that is already a valid tool name is used as it is;
-2. otherwise every character outside ``[A-Za-z0-9_.-]`` becomes ``_`` (``qwen2.5_7b``);
-3. a rewritten name that would collide with another model's tool name, or that is longer than 128
-   characters, gets ``-`` and the first 8 hex digits of the SHA-256 of the model name appended (after
-   cutting it to fit).
+2. otherwise ``:`` and ``/`` become ``_`` (``qwen2.5_7b``);
+3. a rewritten name that would collide with another model's rewritten name (``a:b`` and ``a/b``), or
+   that is longer than 128 characters, gets ``-`` and the first 8 hex digits of the SHA-256 of the
+   model name appended (after cutting it to fit).
+
+So a tool name holds ``_`` only where the model name held ``:`` or ``/``, and no tool name of a model is
+another model's name as written. The hub's own tools are named ``hub_...``: a model name that would map
+there (``hub:feedback``, ``hub/x``) is refused by the settings, and by this mapping too.
 
 The tool's ``_meta["hub/model"]`` and its resource URI carry the exact model name, so clients never have
 to invert the mapping.
-
-The hub's own tools have names no model can take: ``hub_feedback`` holds ``_``, which a model name
-cannot (``hub.settings``), and a rewritten name equal to it (``hub:feedback``) is suffixed by rule 3.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from hub.settings import model_name_problem
+
 MAX_LENGTH = 128
 _VALID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _INVALID_CHAR = re.compile(r"[^A-Za-z0-9_.-]")
 
 FEEDBACK_TOOL = "hub_feedback"
-RESERVED = frozenset({FEEDBACK_TOOL})
 
 
 def is_valid(name: str) -> bool:
@@ -41,15 +44,20 @@ def _suffixed(base: str, model: str) -> str:
 
 
 def tool_names(models: Iterable[str]) -> dict[str, str]:
-    """Tool name by model name, for a whole pool at once (collisions depend on the other names)."""
+    """Tool name by model name, for a whole pool at once (collisions depend on the other names).
+    Raises ValueError for a name that is not a model name."""
     models = list(models)
+    for model in models:
+        problem = model_name_problem(model)
+        if problem is not None:
+            raise ValueError(f"model name {model!r}: {problem}")
     plain = {model: _INVALID_CHAR.sub("_", model) for model in models}
     counts = Counter(plain.values())
     names: dict[str, str] = {}
     for model, name in plain.items():
-        if is_valid(model) and model not in RESERVED:
+        if is_valid(model):
             names[model] = model
-        elif counts[name] > 1 or name in plain or name in RESERVED or len(name) > MAX_LENGTH:
+        elif counts[name] > 1 or len(name) > MAX_LENGTH:
             names[model] = _suffixed(name, model)
         else:
             names[model] = name

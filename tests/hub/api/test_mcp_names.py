@@ -23,12 +23,18 @@ def test_valid_names_stay_and_others_are_rewritten_readably() -> None:
     }
 
 
-def test_collisions_get_a_stable_hash_suffix_and_the_plain_name_keeps_its_own() -> None:
-    names = tool_names(["a_b", "a:b", "a/b"])
-    assert names["a_b"] == "a_b"
+def test_collisions_get_a_stable_hash_suffix() -> None:
+    names = tool_names(["a.b", "a:b", "a/b", "c:d"])
+    assert names["a.b"] == "a.b" and names["c:d"] == "c_d"
     assert names["a:b"].startswith("a_b-") and names["a/b"].startswith("a_b-")
-    assert len(set(names.values())) == 3
-    assert tool_names(["a/b", "a:b", "a_b"]) == names  # the order of the pool does not matter
+    assert len(set(names.values())) == 4
+    assert tool_names(["a/b", "c:d", "a:b", "a.b"]) == names  # the order of the pool does not matter
+
+
+@pytest.mark.parametrize("model", ["a_b", "hub_feedback", "hub:feedback", "HUB/x", "has space", ""])
+def test_names_that_are_not_model_names_are_refused(model: str) -> None:
+    with pytest.raises(ValueError, match="model name"):
+        tool_names(["fine", model])
 
 
 def test_long_names_are_cut_to_128_with_a_suffix() -> None:
@@ -39,7 +45,7 @@ def test_long_names_are_cut_to_128_with_a_suffix() -> None:
 
 
 def test_every_mapped_name_is_a_valid_tool_name() -> None:
-    models = ["m:1", "m/1", "m_1", "a" * 128, "b" * 129, "x.y-z", "ns/model:tag"]
+    models = ["m:1", "m/1", "m.1", "a" * 128, "b" * 129, "x.y-z", "ns/model:tag"]
     assert all(VALID.match(name) for name in tool_names(models).values())
 
 

@@ -89,3 +89,21 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     ):
         result = hub(*args, "--config", str(tmp_path / "missing.yaml"))
         assert result.returncode == 2
+
+
+def test_a_team_the_auth_section_does_not_list_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    teams = {"research": {"models": ["*"]}, "ops": {"models": ["*"]}}
+    store = {"url": f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"}
+    path.write_text(yaml.safe_dump({"store": store, "auth": {"teams": teams}}))
+    typo = hub("create", "--team", "reserch", "--config", str(path))
+    assert typo.returncode == 2 and typo.stdout == ""
+    known = "(auth.teams and auth.admin_teams: admin, ops, research)"
+    assert f"team 'reserch' is not listed in {path} {known}" in typo.stderr
+    assert "did you mean 'research'?" in typo.stderr and "--unlisted-team" in typo.stderr
+    assert json.loads(hub("list", "--json", "--config", str(path)).stdout) == []
+    for team, extra in (("research", ()), ("admin", ()), ("contractors", ("--unlisted-team",))):
+        made = hub("create", "--team", team, *extra, "--config", str(path))
+        assert made.returncode == 0 and keys.parse(made.stdout.strip()) is not None, made.stderr
+    listed = json.loads(hub("list", "--json", "--config", str(path)).stdout)
+    assert sorted(row["team"] for row in listed) == ["admin", "contractors", "research"]
