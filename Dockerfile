@@ -25,8 +25,11 @@ RUN pip install --no-cache-dir --no-index --find-links /wheels 'hub[models]' \
 USER hub
 WORKDIR /home/hub
 # Bind all interfaces inside the container; mount a config and set HUB_CONFIG to serve your own pool.
+# The hub's folder (its SQLite database): mount a volume here to keep keys, usage and tasks.
 ENV HUB_SERVER__HOST=0.0.0.0 \
+    HUB_HOME=/home/hub/data \
     PYTHONUNBUFFERED=1
+VOLUME /home/hub/data
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)" || exit 1
 CMD ["hub", "serve"]
