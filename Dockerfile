@@ -24,6 +24,7 @@ RUN pip install --no-cache-dir --no-index --find-links /wheels 'hub[models]' \
     && rm -rf /wheels
 USER hub
 WORKDIR /home/hub
+RUN mkdir -m 0700 /home/hub/data
 # Bind all interfaces inside the container; mount a config and set HUB_CONFIG to serve your own pool.
 # The hub's folder (its SQLite database): mount a volume here to keep keys, usage and tasks.
 ENV HUB_SERVER__HOST=0.0.0.0 \
