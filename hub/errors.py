@@ -14,6 +14,7 @@
     │   └── BackendRejected          4xx     (a backend's own 4xx answer, passed through)
     └── ServerError                  5xx     server_error
         ├── BackendError             502     (failure, refused connection or garbage)
+        │   └── ResponseTooLarge     502     (an answer past the model's max_response_bytes)
         ├── NoHealthyReplica         503
         ├── AuthUnavailable          503     (the key store cannot be read: refuse, never guess)
         └── BackendTimeout           504
@@ -131,6 +132,15 @@ class BackendError(ServerError):
     code = "backend_error"
 
 
+class ResponseTooLarge(BackendError):
+    """A replica's answer grew past the model's ``max_response_bytes``; the hub stopped reading it.
+
+    Not retried on another replica and not held against this one: an answer's size follows from
+    the request, and a caller must not be able to eject replicas by asking for long answers."""
+
+    code = "response_too_large"
+
+
 class NoHealthyReplica(ServerError):
     status = 503
     code = "no_healthy_replica"
@@ -150,5 +160,6 @@ def retryable(error: HubError) -> bool:
     """May another replica be tried? Only when the replica failed, never for the caller's fault.
 
     A timeout is not retried: the deadline it spent is the caller's, and a second wait would double it.
+    Nor is an answer too large: another replica would send as much for the same request.
     """
-    return isinstance(error, BackendError)
+    return isinstance(error, BackendError) and not isinstance(error, ResponseTooLarge)

@@ -188,6 +188,12 @@ class ModelSettings(_Strict):
     routing: RoutingStrategy = "least-outstanding"
     max_concurrency: int = Field(64, ge=1, description="calls in flight per replica")
     max_retries: int = Field(2, ge=0, description="other replicas tried when one fails before the answer")
+    max_response_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="most bytes the hub reads of one answer from a replica (a unary body, or a whole "
+        "stream); past it the call fails with 502 response_too_large and the connection is closed",
+    )
     timeouts: Timeouts = Timeouts()
     health: HealthCheck = HealthCheck()
     outlier: OutlierDetection = OutlierDetection()

@@ -53,7 +53,8 @@ class A2AAgentBackend:
         self._metadata = _agent_metadata(settings)
         self._binding = _binding(settings)
         t = settings.timeouts
-        self._client = HttpClient(ClientTimeouts(connect=t.connect, read=t.read, pool_idle=t.pool_idle))
+        timeouts = ClientTimeouts(connect=t.connect, read=t.read, pool_idle=t.pool_idle)
+        self._client = HttpClient(timeouts, settings.max_response_bytes)
         self._card_timeout = t.connect + t.read
         self._health_timeout = settings.health.timeout
         self._endpoints: dict[tuple[str, str], wire.Endpoint] = {}

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 
 import aiohttp
 
-from hub.errors import BackendError, BackendTimeout
+from hub.errors import BackendError, BackendTimeout, ResponseTooLarge
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,20 +25,59 @@ class ClientTimeouts:
 
 
 class Response:
-    """A started response: status and headers are known, the body is read on demand."""
+    """A started response: status and headers are known, the body is read on demand.
 
-    __slots__ = ("_resp", "headers", "status")
+    Everything read of the body counts against ``limit`` (the model's ``max_response_bytes``), the
+    whole body at once or line by line: past it the connection is closed (it never goes back to the
+    pool half-read) and ``ResponseTooLarge`` is raised, before more than one network read past the
+    bound is held. A declared ``Content-Length`` past the bound fails before any of the body is read.
+    """
 
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+    __slots__ = ("_left", "_limit", "_resp", "_who", "headers", "status")
+
+    def __init__(self, resp: aiohttp.ClientResponse, who: str, limit: int) -> None:
         self._resp = resp
+        self._who = who
+        self._limit = limit
+        self._left = limit
         self.status = resp.status
         self.headers = resp.headers
 
     async def read(self) -> bytes:
-        return await self._resp.read()
+        """The whole body (decoded, when the replica compressed it)."""
+        if not self.headers.get("Content-Encoding"):  # a compressed length says little of the decoded size
+            length = self._resp.content_length
+            if length is not None and length > self._left:
+                self._too_large()
+        content = self._resp.content
+        blocks = []
+        while block := await content.readany():
+            self._count(len(block))
+            blocks.append(block)
+        return b"".join(blocks)
 
-    def lines(self) -> AsyncIterator[bytes]:
-        return self._resp.content.__aiter__()
+    async def lines(self) -> AsyncIterator[bytes]:
+        """The body's lines as they arrive, without their ``\n`` (a ``\r`` before it stays). No limit
+        on one line but the body's own: aiohttp's ``readline`` fails on lines past 128 KiB."""
+        content = self._resp.content
+        partial: list[bytes] = []  # the start of a line whose end has not arrived yet
+        while block := await content.readany():
+            self._count(len(block))
+            if b"\n" not in block:
+                partial.append(block)
+                continue
+            lines = block.split(b"\n")
+            if partial:
+                partial.append(lines[0])
+                lines[0] = b"".join(partial)
+                partial = []
+            tail = lines.pop()
+            if tail:
+                partial.append(tail)
+            for line in lines:
+                yield line
+        if partial:
+            yield b"".join(partial)
 
     def close(self) -> None:
         """Drop the connection; the replica sees the client go away and can stop generating."""
@@ -46,12 +86,25 @@ class Response:
     def release(self) -> None:
         self._resp.release()
 
+    def _count(self, size: int) -> None:
+        self._left -= size
+        if self._left < 0:
+            self._too_large()
+
+    def _too_large(self) -> NoReturn:
+        self.close()
+        raise ResponseTooLarge(
+            f"Replica {self._who} sent more than max_response_bytes ({self._limit} bytes) in one answer"
+        )
+
 
 class HttpClient:
-    """Pooled keep-alive connections to the replicas of one model."""
+    """Pooled keep-alive connections to the replicas of one model; no answer read past
+    ``max_response_bytes`` (``Response``)."""
 
-    def __init__(self, timeouts: ClientTimeouts) -> None:
+    def __init__(self, timeouts: ClientTimeouts, max_response_bytes: int) -> None:
         self._timeouts = timeouts
+        self._max_response_bytes = max_response_bytes
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
@@ -94,7 +147,7 @@ class HttpClient:
             raise BackendTimeout(f"Replica {who} did not answer in time") from None
         except aiohttp.ClientError as exc:
             raise BackendError(f"Could not reach replica {who} ({type(exc).__name__})") from None
-        return Response(resp)
+        return Response(resp, who, self._max_response_bytes)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -31,7 +31,8 @@ _DONE = b"[DONE]"
 class OpenAICompatBackend:
     def __init__(self, settings: ModelSettings) -> None:
         t = settings.timeouts
-        self._client = HttpClient(ClientTimeouts(connect=t.connect, read=t.read, pool_idle=t.pool_idle))
+        timeouts = ClientTimeouts(connect=t.connect, read=t.read, pool_idle=t.pool_idle)
+        self._client = HttpClient(timeouts, settings.max_response_bytes)
         self._upstream_model = settings.upstream_model
         # Only an alias costs the answer a decode and an encode per body or event.
         self._renames = settings.upstream_model not in (None, settings.name)
@@ -58,11 +59,7 @@ class OpenAICompatBackend:
     async def run(self, call: Call, replica: Replica) -> Result:
         url, body, headers = self._request(call, replica, stream=False)
         resp = await self._client.post(url, body, headers, replica.name)
-        try:
-            raw = await resp.read()
-        except BaseException as exc:
-            resp.close()
-            raise translate_read_error(exc, replica.name) or exc from None
+        raw = await _read(resp, replica.name)
         if resp.status >= 400:
             raise _status_error(resp.status, raw, replica.name)
         parsed = _parse_object(raw, replica.name)
@@ -77,17 +74,13 @@ class OpenAICompatBackend:
         finished = False
         try:
             if resp.status >= 400:
-                raise _status_error(resp.status, await resp.read(), replica.name)
-            first = True
+                raise _status_error(resp.status, await _read(resp, replica.name), replica.name)
             async for chunk in _sse_events(resp, replica.name):
-                if first:
-                    _parse_object(chunk.data, replica.name)  # garbage fails before the caller sees a byte
-                    first = False
                 yield _renamed(chunk, call.model) if self._renames else chunk
             finished = True
         finally:
-            # A stream left early (caller gone, task cancelled) must not go back to the pool
-            # half-read: closing the socket is how the replica learns to stop generating.
+            # A stream left early (caller gone, task cancelled) or broken must not go back to the
+            # pool half-read: closing the socket is how the replica learns to stop generating.
             if finished:
                 resp.release()
             else:
@@ -106,14 +99,18 @@ class OpenAICompatBackend:
 
 
 async def _sse_events(resp: Response, who: str) -> AsyncIterator[Chunk]:
+    """The stream's events, each checked to be a JSON object. A stream is whole only when it ends
+    with ``[DONE]``: one that ends without it (the replica closed the stream or the connection), an
+    event that is not a JSON object, or an error event is the replica's failure (``BackendError``),
+    raised before the bad event could reach the caller."""
     if not resp.headers.get("Content-Type", "").startswith("text/event-stream"):
         raise BackendError(f"Replica {who} did not answer with an event stream")
     lines = resp.lines()
     while True:
         try:
-            line = await lines.__anext__()
+            line = await anext(lines)
         except StopAsyncIteration:
-            return
+            raise BackendError(f"Replica {who} ended its event stream before [DONE]") from None
         except BaseException as exc:
             raise translate_read_error(exc, who) or exc from None
         if not line.startswith(b"data:"):
@@ -121,10 +118,9 @@ async def _sse_events(resp: Response, who: str) -> AsyncIterator[Chunk]:
         data = line[5:].strip()
         if data == _DONE:
             return
-        usage = None
-        if b'"usage"' in data:
-            usage = _chunk_usage(data)
-        yield Chunk(data, usage)
+        event = _parse_event(data, who)
+        usage = event.get("usage")
+        yield Chunk(data, None if usage is None else Usage.from_openai(usage))
 
 
 def _renamed(chunk: Chunk, model: str) -> Chunk:
@@ -139,12 +135,25 @@ def _renamed(chunk: Chunk, model: str) -> Chunk:
     return Chunk(orjson.dumps(event), chunk.usage)
 
 
-def _chunk_usage(data: bytes) -> Usage | None:
+async def _read(resp: Response, who: str) -> bytes:
     try:
-        parsed = orjson.loads(data)
+        return await resp.read()
+    except BaseException as exc:
+        resp.close()
+        raise translate_read_error(exc, who) or exc from None
+
+
+def _parse_event(data: bytes, who: str) -> dict[str, Any]:
+    try:
+        event = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return None
-    return Usage.from_openai(parsed.get("usage")) if isinstance(parsed, dict) else None
+        raise BackendError(f"Replica {who} sent a stream event that is not JSON") from None
+    if not isinstance(event, dict):
+        raise BackendError(f"Replica {who} sent a stream event that is not a JSON object")
+    if "error" in event and "choices" not in event:
+        # What the replica says of its own failure stays in its logs: it may name its internals.
+        raise BackendError(f"Replica {who} sent an error event instead of the rest of the answer")
+    return event
 
 
 def _parse_object(raw: bytes, who: str) -> dict[str, Any]:

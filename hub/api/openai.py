@@ -207,9 +207,11 @@ async def _relay(
                 {"type": "http.response.body", "body": b"data: " + chunk.data + b"\n\n", "more_body": True}
             )
     except HubError as error:
-        # Bytes were sent already: the status line is gone, so the error travels as a final event.
+        # Bytes were sent already: the status line is gone, so the error travels as the last event,
+        # with no [DONE] after it. [DONE] says the answer is whole; OpenAI's clients raise on the
+        # error event, and one that reads to [DONE] must not take a broken answer for a finished one.
         event = b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
-        await send({"type": "http.response.body", "body": event + _DONE})
+        await send({"type": "http.response.body", "body": event})
         return
     await send({"type": "http.response.body", "body": _DONE})
 

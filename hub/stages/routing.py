@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncGenerator
 
 from hub.call import Call, Chunk, Result
-from hub.errors import BackendError, BackendTimeout, BadRequest, HubError, retryable
+from hub.errors import BackendError, BackendTimeout, BadRequest, HubError, ResponseTooLarge, retryable
 from hub.registry import ModelEntry, Registry
 from hub.routing.replica import Replica
 from hub.tracing.attempt import AttemptTracer
@@ -71,7 +71,8 @@ def _remaining(call: Call) -> float | None:
 
 
 def _failed(entry: ModelEntry, replica: Replica, error: HubError) -> None:
-    if isinstance(error, BackendError | BackendTimeout):
+    # An answer past max_response_bytes is the request's size, not the replica's health.
+    if isinstance(error, BackendError | BackendTimeout) and not isinstance(error, ResponseTooLarge):
         entry.pool.outlier.failure(replica)
 
 

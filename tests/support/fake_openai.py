@@ -19,12 +19,22 @@ Modes, switchable at runtime, apply to every path above (so /v1/models health ch
   error        ``error_status`` (500) with an OpenAI-style JSON error.
   slow-stream  200, then a chunk every D ms (100 if D is 0) until the client goes away; a JSON
                request gets its headers and then one space at a time.
+Faults of one answer, for chat and completions only (models and health answer as in ``ok``):
+  truncate     a stream of the K content chunks that ends (cleanly, chunked) without a finish chunk,
+               usage or [DONE]; a JSON answer cut in the middle, ended cleanly.
+  cut          the same, but the connection is closed instead of ending the response.
+  bad-json     a stream whose second event is not JSON (the rest as in ``ok``, [DONE] included); a
+               JSON answer that is not JSON.
+  huge         an answer of about ``huge_bytes`` (10 MiB): a JSON answer whose text is that long,
+               sent 64 KiB at a time (with its Content-Length when ``declare_length``, else chunked),
+               or a stream of 1 KiB content chunks adding up to it, then [DONE].
 Control endpoints, answered in every mode and not counted:
   GET  /_stats  {"requests", "disconnects", "paths", "last_path", "last_headers", "last_body", "config"}.
                 ``paths`` counts requests per path (a hub's health checks hit /v1/models).
                 ``disconnects`` counts requests whose client left before the response ended
                 (streams cut short, hung or trickling requests abandoned).
-  POST /_mode   {"mode": ..., optional "delay_ms", "chunks", "error_status"}; answers the new config.
+  POST /_mode   {"mode": ..., optional "delay_ms", "chunks", "error_status", "huge_bytes",
+                "declare_length"}; answers the new config.
   POST /_reset  zeroes the statistics.
   POST /v1/traces  an OTLP/HTTP trace sink (benchmarks export to it): counted in ``otlp_exports``
                 ``otlp_bytes``, answered with an empty export response.
@@ -58,7 +68,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-MODES = ("ok", "hang", "garbage", "error", "slow-stream")
+MODES = ("ok", "hang", "garbage", "error", "slow-stream", "truncate", "cut", "bad-json", "huge")
+_FAULTS = frozenset({"truncate", "cut", "bad-json", "huge"})  # faults of generated answers only
+_PIECE = 64 * 1024  # a huge JSON answer is sent this much at a time
+_HUGE_EVENT_TEXT = 1024  # characters of text in each chunk of a huge stream
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -69,6 +82,8 @@ class Config:
     chunks: int = 5
     error_status: int = 500
     models: tuple[str, ...] = ("fake-model",)
+    huge_bytes: int = 10 * 1024 * 1024
+    declare_length: bool = True
 
     def update(self, changes: dict[str, Any]) -> None:
         mode = changes.get("mode", self.mode)
@@ -78,6 +93,8 @@ class Config:
         self.delay_ms = float(changes.get("delay_ms", self.delay_ms))
         self.chunks = int(changes.get("chunks", self.chunks))
         self.error_status = int(changes.get("error_status", self.error_status))
+        self.huge_bytes = int(changes.get("huge_bytes", self.huge_bytes))
+        self.declare_length = bool(changes.get("declare_length", self.declare_length))
 
 
 @dataclass(slots=True)
@@ -128,6 +145,51 @@ def _choice(chat: bool, i: int | None, finish: str | None) -> dict[str, Any]:
 
 def _sse(payload: Any) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+class _Fault:
+    """The faulty answer (modes in ``_FAULTS``) to one chat or completion request."""
+
+    def __init__(self, cfg: Config, body: dict[str, Any], kind: str, prompt: int, n: int) -> None:
+        self.mode = cfg.mode
+        self.complete = cfg.mode != "cut"
+        self._cfg = cfg
+        self._chat = kind == "chat.completion"
+        self._base = {"id": f"fake-{n}", "created": int(time.time()), "model": body.get("model")}
+        self._kind = kind
+        self._prompt = prompt
+
+    def events(self) -> Iterator[bytes]:
+        base = {**self._base, "object": "chat.completion.chunk" if self._chat else "text_completion"}
+        if self.mode == "huge":
+            text = "x" * (_HUGE_EVENT_TEXT - 1) + " "
+            for _ in range(max(1, self._cfg.huge_bytes // _HUGE_EVENT_TEXT)):
+                choice = _choice(self._chat, 1, None)
+                choice["delta" if self._chat else "text"] = {"content": text} if self._chat else text
+                yield _sse({**base, "choices": [choice]})
+        else:
+            for i in range(self._cfg.chunks):
+                yield _sse({**base, "choices": [_choice(self._chat, i, None)]})
+                if i == 0 and self.mode == "bad-json":
+                    yield b'data: {"choices": [{"delta": {"content": "never relayed"\n\n'
+            if self.mode != "bad-json":
+                return  # truncate, cut: no finish chunk, no usage, no [DONE]
+        yield _sse({**base, "choices": [_choice(self._chat, None, "stop")]})
+        yield b"data: [DONE]\n\n"
+
+    def body(self) -> tuple[Iterator[bytes], int | None]:
+        """The pieces of the JSON answer, and its Content-Length when it declares one."""
+        if self.mode == "bad-json":
+            return iter([b"<html>this is {not json"]), None
+        text = "x" * self._cfg.huge_bytes if self.mode == "huge" else "w0 w1 w2 "
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None}
+        choice |= {"message": {"role": "assistant", "content": text}} if self._chat else {"text": text}
+        usage = {"prompt_tokens": self._prompt, "completion_tokens": 3, "total_tokens": self._prompt + 3}
+        raw = orjson.dumps({**self._base, "object": self._kind, "choices": [choice], "usage": usage})
+        if self.mode != "huge":
+            return iter([raw[: len(raw) // 2]]), None  # truncate, cut: half of it
+        pieces = (raw[i : i + _PIECE] for i in range(0, len(raw), _PIECE))
+        return pieces, len(raw) if self._cfg.declare_length else None
 
 
 class FakeOpenAI:
@@ -225,6 +287,14 @@ class FakeOpenAI:
         self, body: dict[str, Any], send: Send, receive: Receive, streaming: bool, kind: str, prompt: int
     ) -> None:
         cfg = self.config
+        if cfg.mode in _FAULTS:
+            fault = _Fault(cfg, body, kind, prompt, self.stats.requests)
+            if streaming:
+                await self._stream(send, receive, b"text/event-stream", fault.events(), 0, fault.complete)
+            else:
+                content, length = fault.body()
+                await self._stream(send, receive, b"application/json", content, 0, fault.complete, length)
+            return
         slow = cfg.mode == "slow-stream"
         if slow and not streaming:
             trickle = itertools.repeat(b" ")
@@ -268,9 +338,20 @@ class FakeOpenAI:
         await send({"type": "http.response.body", "body": body})
 
     async def _stream(
-        self, send: Send, receive: Receive, content_type: bytes, events: Iterable[bytes], delay: float
+        self,
+        send: Send,
+        receive: Receive,
+        content_type: bytes,
+        events: Iterable[bytes],
+        delay: float,
+        complete: bool = True,
+        length: int | None = None,
     ) -> None:
+        """Send ``events`` as one response, ``delay`` s apart, until the client leaves. ``complete``
+        False: return without ending the response, so uvicorn closes the connection mid-body."""
         headers = [(b"content-type", content_type), (b"cache-control", b"no-cache"), self._id_header]
+        if length is not None:
+            headers.append((b"content-length", b"%d" % length))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         # uvicorn drops writes to a closed connection silently; only receive() tells us the client left.
         gone = asyncio.Event()
@@ -286,7 +367,8 @@ class FakeOpenAI:
                     self.stats.disconnects += 1
                     return
                 await send({"type": "http.response.body", "body": event, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if complete:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
 

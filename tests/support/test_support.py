@@ -147,7 +147,9 @@ def shared_upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def upstream(shared_upstream: FakeUpstream) -> FakeUpstream:
-    shared_upstream.set_mode("ok", delay_ms=0, chunks=5, error_status=500)
+    shared_upstream.set_mode(
+        "ok", delay_ms=0, chunks=5, error_status=500, huge_bytes=10 * 1024 * 1024, declare_length=True
+    )
     shared_upstream.reset_stats()
     return shared_upstream
 
@@ -250,6 +252,57 @@ def test_fake_garbage_mode(upstream: FakeUpstream) -> None:
     assert data and b"[DONE]" not in data
     with pytest.raises(json.JSONDecodeError):
         json.loads(data[0])
+
+
+def _stream_request(upstream: FakeUpstream) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection(LOCALHOST, upstream.port, timeout=5)
+    body = json.dumps({"model": "m", "messages": CHAT, "stream": True})
+    conn.request("POST", "/v1/chat/completions", body=body, headers={"content-type": "application/json"})
+    return conn.getresponse()
+
+
+def test_fake_truncate_mode_ends_the_stream_cleanly_without_done(upstream: FakeUpstream) -> None:
+    upstream.set_mode("truncate", chunks=3)
+    response = _stream_request(upstream)
+    assert response.headers["transfer-encoding"] == "chunked"
+    data = _sse_data(response.read())  # a clean end: the chunked terminator arrives
+    assert [json.loads(d)["choices"][0]["delta"]["content"] for d in data] == ["w0 ", "w1 ", "w2 "]
+    status, _, body = _post(f"{upstream.base_url}/chat/completions", {"model": "m", "messages": CHAT})
+    assert status == 200
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)  # half of a JSON answer
+
+
+def test_fake_cut_mode_closes_the_connection_mid_stream(upstream: FakeUpstream) -> None:
+    upstream.set_mode("cut", chunks=3)
+    response = _stream_request(upstream)
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        response.read()
+    data = _sse_data(cut.value.partial)
+    assert len(data) == 3 and b"[DONE]" not in data
+
+
+def test_fake_bad_json_mode_sends_garbage_second(upstream: FakeUpstream) -> None:
+    upstream.set_mode("bad-json", chunks=3)
+    data = _sse_data(_stream_request(upstream).read())
+    assert json.loads(data[0])["choices"][0]["delta"]["content"] == "w0 "
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(data[1])
+    assert [json.loads(d)["choices"][0]["delta"].get("content") for d in data[2:-1]] == ["w1 ", "w2 ", None]
+    assert data[-1] == b"[DONE]"
+
+
+def test_fake_huge_mode(upstream: FakeUpstream) -> None:
+    upstream.set_mode("huge", huge_bytes=300_000)
+    status, headers, body = _post(f"{upstream.base_url}/chat/completions", {"model": "m", "messages": CHAT})
+    assert status == 200 and int(headers["content-length"]) == len(body) > 300_000
+    assert json.loads(body)["choices"][0]["message"]["content"] == "x" * 300_000
+    upstream.set_mode("huge", declare_length=False)
+    status, headers, body = _post(f"{upstream.base_url}/chat/completions", {"model": "m", "messages": CHAT})
+    assert "content-length" not in headers and len(body) > 300_000
+    data = _sse_data(_stream_request(upstream).read())
+    assert data[-1] == b"[DONE]" and len(data) == 300_000 // 1024 + 2
+    assert sum(len(json.loads(d)["choices"][0]["delta"].get("content", "")) for d in data[:-1]) > 290_000
 
 
 def test_fake_hang_mode_counts_the_abandoned_request(upstream: FakeUpstream) -> None:
