@@ -57,14 +57,18 @@ class Response:
         return b"".join(blocks)
 
     async def lines(self) -> AsyncIterator[bytes]:
-        """The body's lines as they arrive, without their ``\n`` (a ``\r`` before it stays). No limit
-        on one line but the body's own: aiohttp's ``readline`` fails on lines past 128 KiB."""
+        """The body's lines as they arrive, without their ``\n`` (a ``\r`` before it stays). Counted
+        line by line, so a stream fails at the line that crosses the bound, whatever the network
+        reads were; no limit on one line but that (aiohttp's ``readline`` fails past 128 KiB)."""
         content = self._resp.content
         partial: list[bytes] = []  # the start of a line whose end has not arrived yet
+        pending = 0  # its length
         while block := await content.readany():
-            self._count(len(block))
             if b"\n" not in block:
                 partial.append(block)
+                pending += len(block)
+                if pending > self._left:
+                    self._too_large()
                 continue
             lines = block.split(b"\n")
             if partial:
@@ -72,11 +76,16 @@ class Response:
                 lines[0] = b"".join(partial)
                 partial = []
             tail = lines.pop()
+            pending = len(tail)
             if tail:
                 partial.append(tail)
             for line in lines:
+                self._left -= len(line) + 1
+                if self._left < 0:
+                    self._too_large()
                 yield line
         if partial:
+            self._count(pending)
             yield b"".join(partial)
 
     def close(self) -> None:
