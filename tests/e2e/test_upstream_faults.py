@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -30,7 +29,14 @@ BOUND = 64 * 1024
 FEDERATED_BOUND = 256 * 1024
 STREAM_FAULTS = ["truncate", "cut", "bad-json"]
 # Content chunks the caller gets before the fault (the fake sends 3; bad-json breaks after the first).
+# When the connection closes (cut), the events still buffered may be lost with it: at most 3.
 DELIVERED = {"truncate": 3, "cut": 3, "bad-json": 1}
+
+
+def delivered_as_expected(mode: str, count: int) -> bool:
+    return 1 <= count <= 3 if mode == "cut" else count == DELIVERED[mode]
+
+
 QUIET = {"health": {"enabled": False}, "outlier": {"consecutive_failures": 1000}}
 A2A_HEADERS = {"A2A-Version": "1.0", "Content-Type": "application/json"}
 
@@ -175,11 +181,14 @@ def test_v1_broken_stream_ends_with_an_error_event_and_no_done(
     upstream.set_mode(mode)
     trace_id, events, raw = chat_stream(hub)
     assert b"data: [DONE]" not in raw and b"never relayed" not in raw
-    assert contents(events[:-1]) == ["w0 ", "w1 ", "w2 "][: DELIVERED[mode]]
+    delivered = contents(events[:-1])
+    assert (
+        delivered_as_expected(mode, len(delivered)) and delivered == ["w0 ", "w1 ", "w2 "][: len(delivered)]
+    )
     error = events[-1]["error"]
     assert error["code"] == "backend_error" and error["type"] == "server_error"
     assert "127.0.0.1" not in error["message"]
-    assert_failed_row(ledger_row(hub, trace_id), "backend_error", DELIVERED[mode])
+    assert_failed_row(ledger_row(hub, trace_id), "backend_error", len(delivered))
 
 
 def test_v1_openai_client_raises_on_a_truncated_stream(hub: HubProcess, upstream: FakeUpstream) -> None:
@@ -255,12 +264,14 @@ async def test_mcp_broken_stream_is_a_tool_error(hub: HubProcess, upstream: Fake
     if mode == "huge":
         assert "max_response_bytes" in result.content[0].text
     else:
-        assert progress == DELIVERED[mode]
+        assert delivered_as_expected(mode, progress)
     assert_failed_row(ledger_row(hub, result.meta["hub/trace_id"]), fault_code(mode), progress)
 
 
 @pytest.mark.anyio
-async def test_mcp_unary_answer_past_the_bound_is_a_tool_error(hub: HubProcess, upstream: FakeUpstream) -> None:
+async def test_mcp_unary_answer_past_the_bound_is_a_tool_error(
+    hub: HubProcess, upstream: FakeUpstream
+) -> None:
     upstream.set_mode("huge")
     result, _ = await mcp_call(hub, stream=False)
     assert result.is_error is True and "max_response_bytes" in result.content[0].text
@@ -282,7 +293,7 @@ def test_a2a_broken_stream_fails_the_task(hub: HubProcess, upstream: FakeUpstrea
     if mode == "huge":
         assert "max_response_bytes" in status_text(final["status"])
     else:
-        assert a2a_text(events) == "w0 w1 w2 "[: 3 * DELIVERED[mode]]
+        assert delivered_as_expected(mode, delivered) and a2a_text(events) == "w0 w1 w2 "[: 3 * delivered]
     assert_failed_row(ledger_row(hub, final["metadata"]["hub.trace_id"]), fault_code(mode), delivered)
 
 
@@ -300,7 +311,9 @@ def test_a2a_task_handed_back_at_once_ends_failed(hub: HubProcess, upstream: Fak
     task = wait_until(finished, timeout=10, what="the task's end")
     assert task["status"]["state"] == "TASK_STATE_FAILED"
     assert task["metadata"]["error"]["code"] == "backend_error"
-    assert_failed_row(ledger_row(hub, task["metadata"]["hub.trace_id"]), "backend_error", DELIVERED[mode])
+    delivered = len("".join(p["text"] for a in task.get("artifacts", []) for p in a["parts"]).split())
+    assert delivered_as_expected(mode, delivered)
+    assert_failed_row(ledger_row(hub, task["metadata"]["hub.trace_id"]), "backend_error", delivered)
 
 
 def test_a2a_blocking_answer_past_the_bound_fails_the_task(hub: HubProcess, upstream: FakeUpstream) -> None:
