@@ -49,7 +49,9 @@ def shared_upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def upstream(shared_upstream: FakeUpstream) -> FakeUpstream:
-    shared_upstream.set_mode("ok", chunks=3, huge_bytes=10 * 1024 * 1024, declare_length=True)
+    shared_upstream.set_mode(
+        "ok", chunks=3, huge_bytes=10 * 1024 * 1024, huge_event_bytes=1024, declare_length=True
+    )
     shared_upstream.reset_stats()
     return shared_upstream
 
@@ -123,7 +125,7 @@ def chat_stream(hub: HubProcess, model: str = "m") -> tuple[str, list[dict[str, 
 
 
 def contents(events: list[dict[str, Any]]) -> list[str]:
-    return [e["choices"][0]["delta"]["content"] for e in events if e.get("choices")]
+    return [e["choices"][0]["delta"].get("content", "") for e in events if e.get("choices")]
 
 
 def fault_code(mode: str) -> str:
@@ -216,6 +218,18 @@ def test_v1_stream_past_the_bound_ends_with_an_error_event(hub: HubProcess, upst
     assert_failed_row(ledger_row(hub, trace_id), "response_too_large", delivered)
     # The hub hung up on the replica rather than reading on (or keeping the connection).
     wait_until(lambda: upstream.stats()["disconnects"] == 1, timeout=10, what="the upstream hung up on")
+
+
+def test_v1_stream_events_larger_than_aiohttps_line_buffer_are_relayed(
+    hub: HubProcess, upstream: FakeUpstream
+) -> None:
+    """Events of 300 KB each, well under the model's bound: one event is no unit of the bound."""
+    upstream.set_mode("huge", huge_bytes=600_000, huge_event_bytes=300_000)
+    trace_id, events, raw = chat_stream(hub, "roomy")
+    assert raw.endswith(b"data: [DONE]\n\n")
+    assert [len(text) for text in contents(events)] == [300_000, 300_000, 0]
+    row = ledger_row(hub, trace_id)
+    assert row["status"] == "ok" and row["completion_tokens"] == 2
 
 
 @pytest.mark.parametrize("declare_length", [True, False], ids=["content-length", "chunked"])

@@ -27,14 +27,15 @@ Faults of one answer, for chat and completions only (models and health answer as
                JSON answer that is not JSON.
   huge         an answer of about ``huge_bytes`` (10 MiB): a JSON answer whose text is that long,
                sent 64 KiB at a time (with its Content-Length when ``declare_length``, else chunked),
-               or a stream of 1 KiB content chunks adding up to it, then [DONE].
+               or a stream of content chunks of ``huge_event_bytes`` (1 KiB) of text each adding up
+               to it, then [DONE].
 Control endpoints, answered in every mode and not counted:
   GET  /_stats  {"requests", "disconnects", "paths", "last_path", "last_headers", "last_body", "config"}.
                 ``paths`` counts requests per path (a hub's health checks hit /v1/models).
                 ``disconnects`` counts requests whose client left before the response ended
                 (streams cut short, hung or trickling requests abandoned).
   POST /_mode   {"mode": ..., optional "delay_ms", "chunks", "error_status", "huge_bytes",
-                "declare_length"}; answers the new config.
+                "huge_event_bytes", "declare_length"}; answers the new config.
   POST /_reset  zeroes the statistics.
   POST /v1/traces  an OTLP/HTTP trace sink (benchmarks export to it): counted in ``otlp_exports``
                 ``otlp_bytes``, answered with an empty export response.
@@ -71,7 +72,6 @@ Send = Callable[[Message], Awaitable[None]]
 MODES = ("ok", "hang", "garbage", "error", "slow-stream", "truncate", "cut", "bad-json", "huge")
 _FAULTS = frozenset({"truncate", "cut", "bad-json", "huge"})  # faults of generated answers only
 _PIECE = 64 * 1024  # a huge JSON answer is sent this much at a time
-_HUGE_EVENT_TEXT = 1024  # characters of text in each chunk of a huge stream
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -83,6 +83,7 @@ class Config:
     error_status: int = 500
     models: tuple[str, ...] = ("fake-model",)
     huge_bytes: int = 10 * 1024 * 1024
+    huge_event_bytes: int = 1024
     declare_length: bool = True
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -94,6 +95,7 @@ class Config:
         self.chunks = int(changes.get("chunks", self.chunks))
         self.error_status = int(changes.get("error_status", self.error_status))
         self.huge_bytes = int(changes.get("huge_bytes", self.huge_bytes))
+        self.huge_event_bytes = int(changes.get("huge_event_bytes", self.huge_event_bytes))
         self.declare_length = bool(changes.get("declare_length", self.declare_length))
 
 
@@ -162,8 +164,9 @@ class _Fault:
     def events(self) -> Iterator[bytes]:
         base = {**self._base, "object": "chat.completion.chunk" if self._chat else "text_completion"}
         if self.mode == "huge":
-            text = "x" * (_HUGE_EVENT_TEXT - 1) + " "
-            for _ in range(max(1, self._cfg.huge_bytes // _HUGE_EVENT_TEXT)):
+            size = self._cfg.huge_event_bytes
+            text = "x" * (size - 1) + " "
+            for _ in range(max(1, self._cfg.huge_bytes // size)):
                 choice = _choice(self._chat, 1, None)
                 choice["delta" if self._chat else "text"] = {"content": text} if self._chat else text
                 yield _sse({**base, "choices": [choice]})

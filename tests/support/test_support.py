@@ -148,7 +148,9 @@ def shared_upstream() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def upstream(shared_upstream: FakeUpstream) -> FakeUpstream:
     shared_upstream.set_mode(
-        "ok", delay_ms=0, chunks=5, error_status=500, huge_bytes=10 * 1024 * 1024, declare_length=True
+        "ok", delay_ms=0, chunks=5, error_status=500, huge_bytes=10 * 1024 * 1024,
+        huge_event_bytes=1024,
+        declare_length=True,
     )
     shared_upstream.reset_stats()
     return shared_upstream
@@ -303,6 +305,9 @@ def test_fake_huge_mode(upstream: FakeUpstream) -> None:
     data = _sse_data(_stream_request(upstream).read())
     assert data[-1] == b"[DONE]" and len(data) == 300_000 // 1024 + 2
     assert sum(len(json.loads(d)["choices"][0]["delta"].get("content", "")) for d in data[:-1]) > 290_000
+    upstream.set_mode("huge", huge_event_bytes=150_000)
+    data = _sse_data(_stream_request(upstream).read())
+    assert [len(d) > 150_000 for d in data] == [True, True, False, False]  # 2 of text, finish, [DONE]
 
 
 def test_fake_hang_mode_counts_the_abandoned_request(upstream: FakeUpstream) -> None:
