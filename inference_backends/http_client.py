@@ -59,7 +59,7 @@ class Response:
     async def lines(self) -> AsyncIterator[bytes]:
         """The body's lines as they arrive, without their ``\n`` (a ``\r`` before it stays). Counted
         line by line, so a stream fails at the line that crosses the bound, whatever the network
-        reads were; no limit on one line but that (aiohttp's ``readline`` fails past 128 KiB)."""
+        reads were; no limit on one line but that (aiohttp's ``readline`` refuses lines past 512 KiB)."""
         content = self._resp.content
         partial: list[bytes] = []  # the start of a line whose end has not arrived yet
         pending = 0  # its length

@@ -223,11 +223,12 @@ def test_v1_stream_past_the_bound_ends_with_an_error_event(hub: HubProcess, upst
 def test_v1_stream_events_larger_than_aiohttps_line_buffer_are_relayed(
     hub: HubProcess, upstream: FakeUpstream
 ) -> None:
-    """Events of 300 KB each, well under the model's bound: one event is no unit of the bound."""
-    upstream.set_mode("huge", huge_bytes=600_000, huge_event_bytes=300_000)
+    """Events of 1 MB each (aiohttp's ``readline`` refuses lines past 512 KiB), well under the model's
+    bound: only the bound limits an event's size."""
+    upstream.set_mode("huge", huge_bytes=2_000_000, huge_event_bytes=1_000_000)
     trace_id, events, raw = chat_stream(hub, "roomy")
     assert raw.endswith(b"data: [DONE]\n\n")
-    assert [len(text) for text in contents(events)] == [300_000, 300_000, 0]
+    assert [len(text) for text in contents(events)] == [1_000_000, 1_000_000, 0]
     row = ledger_row(hub, trace_id)
     assert row["status"] == "ok" and row["completion_tokens"] == 2
 
