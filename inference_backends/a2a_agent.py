@@ -19,6 +19,10 @@ how to present the replica's ``api_key``. A chat call becomes one blocking ``Sen
   rejected one is the caller's fault (``BackendRejected``, with the agent's 4xx status when it names
   one); HTTP and JSON-RPC errors map as for OpenAI-compatible replicas.
 
+What is read from the agent (its card, an answer, a whole event stream) is bounded by the model's
+``max_response_bytes`` (``http_client.Response``); an event stream that ends before the task does is
+the replica's failure.
+
 Every request carries ``call.trace.headers`` (W3C ``traceparent``/``tracestate``) as headers; never
 anything of the caller's own request.
 """

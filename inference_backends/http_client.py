@@ -29,8 +29,9 @@ class Response:
 
     Everything read of the body counts against ``limit`` (the model's ``max_response_bytes``), the
     whole body at once or line by line: past it the connection is closed (it never goes back to the
-    pool half-read) and ``ResponseTooLarge`` is raised, before more than one network read past the
-    bound is held. A declared ``Content-Length`` past the bound fails before any of the body is read.
+    pool half-read) and ``ResponseTooLarge`` is raised; aiohttp's flow control holds no more than
+    about its read size (256 KiB) beyond what was counted. A declared ``Content-Length`` past the
+    bound fails before any of the body is read.
     """
 
     __slots__ = ("_left", "_limit", "_resp", "_who", "headers", "status")

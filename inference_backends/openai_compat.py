@@ -4,7 +4,9 @@ Requests pass through as they came, but for the model name (rewritten to ``upstr
 replica knows the model by another name) and ``stream``. Streams are relayed event by event as they
 arrive, never buffered. Where the model name was rewritten, the answer's ``model`` (the body's, and
 every streamed event's) is set back to the name the caller used: the upstream's name is the
-deployment's business, not the caller's.
+deployment's business, not the caller's. A stream is whole only when it ends with ``[DONE]``; ending
+without it, or an event that is not a JSON object or is an error, is the replica's failure. No answer
+is read past the model's ``max_response_bytes`` (``http_client.Response``).
 """
 
 from __future__ import annotations

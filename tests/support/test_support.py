@@ -148,7 +148,11 @@ def shared_upstream() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def upstream(shared_upstream: FakeUpstream) -> FakeUpstream:
     shared_upstream.set_mode(
-        "ok", delay_ms=0, chunks=5, error_status=500, huge_bytes=10 * 1024 * 1024,
+        "ok",
+        delay_ms=0,
+        chunks=5,
+        error_status=500,
+        huge_bytes=10 * 1024 * 1024,
         huge_event_bytes=1024,
         declare_length=True,
     )
