@@ -247,8 +247,10 @@ def test_v1_unary_answer_past_the_bound_is_a_502(
     assert f"max_response_bytes ({BOUND} bytes)" in error["message"]
     row = ledger_row(hub, response.headers["x-hub-trace-id"])
     assert (row["status"], row["status_code"], row["error_code"]) == ("error", 502, "response_too_large")
-    wait_until(lambda: upstream.stats()["disconnects"] == 1, timeout=10, what="the upstream hung up on")
-    assert upstream.stats()["paths"]["/v1/chat/completions"] == 1  # not asked again of the other replica
+    wait_until(lambda: upstream.stats()["disconnects"] >= 1, timeout=10, what="the upstream hung up on")
+    stats = upstream.stats()
+    assert stats["paths"]["/v1/chat/completions"] == 1  # not asked again of the other replica
+    assert stats["disconnects"] == 1
     # Not held against the replica either: a caller must not eject replicas by asking for a lot.
     assert sum(r["consecutive_failures"] for r in hub.replicas("m").values()) == failures
 
