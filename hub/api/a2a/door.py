@@ -31,7 +31,7 @@ from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.feedback import SKILL, FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.a2a.push import PushUrlPolicy, WebhookSender
-from hub.api.a2a.routes import AgentsApp, BindingGuard, agent_app, jsonrpc_paths
+from hub.api.a2a.routes import AgentsApp, BindingGuard, BodyLimits, agent_app, jsonrpc_paths
 from hub.api.a2a.security import declare
 from hub.api.a2a.taskstore import WriteBehindTaskStore
 from hub.api.asgi import ASGIApp
@@ -93,14 +93,16 @@ def build_a2a(
         extended_card_modifier=router_for.extended if security is not None else None,
     )
     cache, vary = _card_caching(settings)
+    limits = BodyLimits(settings.server.max_body_bytes, settings.server.max_json_depth)
 
     def guarded(card_for: CardFor, model: str | None, rpc_path: str) -> ASGIApp:
         app = agent_app(handler, CardEndpoint(card_for, cache, vary), model, rpc_path)
         gate = Gate(access, model, a2a.default_model, extended_card=security is not None)
         paths = jsonrpc_paths(rpc_path)
         skill = rating if model is None else None  # feedback is the router agent's skill
-        fast = FastSend(handler, model, paths, rpc_path.rstrip("/") + "/message:send", skill)
-        return BindingGuard(app, paths, settings.server.max_body_bytes, gate, fast)
+        prefix = rpc_path.rstrip("/")
+        fast = FastSend(handler, model, paths, prefix + "/message:send", skill)
+        return BindingGuard(app, paths, limits, gate, fast, prefix)
 
     hub_agent = A2AAuth(guarded(router_for, None, ROUTER_PATH), access)
     per_model = {name: guarded(_Fixed(name, card), name, "/") for name, card in cards.models.items()}

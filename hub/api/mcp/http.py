@@ -3,9 +3,10 @@
 The SDK serves the protocol (handshake versions with sessions or without, the stateless 2026-07-28
 version, SSE or JSON responses, Host/Origin checks: 421 and 403). In front of it this layer answers
 what the hub decides for every door: who is calling (``auth``: 401/403 before the SDK sees anything),
-the body-size limit (413, before anything is buffered past it) and JSON-RPC batches (400: no MCP
-revision the hub serves accepts them). The manager is called directly,
-not through a Starlette ``Mount``, which would answer ``POST /mcp`` with a 307 to ``/mcp/``.
+the body-size limit (413, before anything is buffered past it), the nesting bound (400,
+``server.max_json_depth``) and JSON-RPC batches (400: no MCP revision the hub serves accepts them).
+The manager is called directly, not through a Starlette ``Mount``, which would answer ``POST /mcp``
+with a 307 to ``/mcp/``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
 from hub.api.asgi import Receive, Scope, Send, read_body, replaying
+from hub.api.depth import check_raw_depth
 from hub.api.mcp.auth import authenticate
 from hub.api.mcp.errors import send_http_error
 from hub.auth.access import Access, open_access
@@ -41,6 +43,7 @@ class StreamableHTTPApp:
         mcp = settings.mcp
         self._access = access or open_access()
         self._limit = settings.server.max_body_bytes
+        self._max_depth = settings.server.max_json_depth
         self._paths = frozenset({mcp.path, mcp.path + "/"})
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -74,6 +77,7 @@ class StreamableHTTPApp:
                 body = await read_body(scope, receive, self._limit)
                 if body.lstrip()[:1] == b"[":
                     raise BadRequest("JSON-RPC batches are not supported: send one message per POST")
+                check_raw_depth(body, self._max_depth)
             except HubError as error:
                 await send_http_error(send, error)
                 return

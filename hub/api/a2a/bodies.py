@@ -1,0 +1,212 @@
+"""What the A2A door accepts as a request body, checked once, before anything else reads it.
+
+The SDK's dispatchers answer a body they cannot read with the exception's own text and log its
+traceback: invalid UTF-8 is a -32603 (HTTP+JSON: a 500), a lone surrogate in an id an HTTP 500 in
+plain text (the answer cannot be encoded), a field of the wrong type protobuf's or pydantic's message.
+Here each is a short error of the binding's own, with one log line at most:
+
+* ``parse``: the body is JSON (orjson: strict UTF-8, no lone surrogates) nested at most
+  ``server.max_json_depth`` levels, and, for JSON-RPC, one request object (``jsonrpc`` "2.0", a
+  string or integer ``id``, a ``method``, object ``params``): -32700 / -32600 / -32602, or HTTP+JSON 400;
+* ``fits``: the params (JSON-RPC) or body (HTTP+JSON) fit the message the SDK will parse them into,
+  tried only for requests the SDK serves (``fastpath`` builds its own): -32602 / 400 naming the field;
+* ``version``: the ``A2A-Version`` asked for is one the door speaks (1.x, or 0.3 when none is
+  given), for every request: -32009 / 400 ``VERSION_NOT_SUPPORTED``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from a2a.compat.v0_3 import a2a_v0_3_pb2 as pb_v03
+from a2a.compat.v0_3.jsonrpc_adapter import JSONRPC03Adapter
+from a2a.server.jsonrpc_models import JSONParseError, JSONRPCError
+from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
+from a2a.types.a2a_pb2 import SendMessageRequest, TaskPushNotificationConfig
+from a2a.utils.errors import (
+    A2AError,
+    InvalidParamsError,
+    InvalidRequestError,
+    VersionNotSupportedError,
+)
+from google.protobuf.json_format import ParseDict, ParseError
+from google.protobuf.message import Message
+from pydantic import BaseModel, ValidationError
+
+from hub.api.asgi import Scope
+from hub.api.depth import deepest
+
+RequestId = str | int | None
+
+_RPC_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
+_PROTO_FIELD = re.compile(r"Failed to parse (\w+) field")
+# The message each route's body becomes in the SDK (HTTP+JSON; 0.3 paths are under "/v1").
+_REST_BODIES: tuple[tuple[str, type[Message], type[Message]], ...] = (
+    ("/message:send", SendMessageRequest, pb_v03.SendMessageRequest),
+    ("/message:stream", SendMessageRequest, pb_v03.SendMessageRequest),
+    ("/pushNotificationConfigs", TaskPushNotificationConfig, pb_v03.CreateTaskPushNotificationConfigRequest),
+)
+_RPC_PARAMS: Mapping[str, type[Message]] = JsonRpcDispatcher.METHOD_TO_MODEL
+_RPC_03: Mapping[str, type[BaseModel]] = JSONRPC03Adapter.METHOD_TO_MODEL
+
+
+class Refused(Exception):
+    """A body the door will not pass on: ``error`` in the binding's shape, for request ``request_id``."""
+
+    def __init__(self, error: A2AError | JSONRPCError, request_id: RequestId = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.request_id = request_id
+
+
+def parse(raw: bytes, jsonrpc: bool, max_depth: int) -> Any:
+    """The body's JSON (None for an empty HTTP+JSON body), or ``Refused``."""
+    if not raw and not jsonrpc:
+        return None
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        message = "The request body is not valid JSON (UTF-8)"
+        # -32700 is the JSON-RPC model's: the SDK has no A2AError it maps to that code.
+        error = JSONParseError(message=message) if jsonrpc else InvalidRequestError(message=message)
+        raise Refused(error) from None
+    where = deepest(raw, document, max_depth)
+    request_id = request_id_of(document) if jsonrpc else None
+    if where is not None:
+        within = f" (in '{_name(where)}')" if where else ""
+        message = f"The JSON body nests deeper than {max_depth} levels{within}"
+        raise Refused(InvalidRequestError(message=message), request_id)
+    if jsonrpc:
+        _check_request(document, request_id)
+    elif type(document) is not dict:
+        raise Refused(InvalidRequestError(message="The request body must be a JSON object"))
+    return document
+
+
+def request_id_of(document: Any) -> RequestId:
+    """The id to answer with: the request's when it is a valid one, else null (JSON-RPC 2.0)."""
+    if type(document) is not dict:
+        return None
+    request_id = document.get("id")
+    return request_id if type(request_id) is str or type(request_id) is int else None
+
+
+def _check_request(document: Any, request_id: RequestId) -> None:
+    if type(document) is list:
+        raise Refused(InvalidRequestError(message="Batch requests are not supported"))
+    if type(document) is not dict:
+        raise Refused(InvalidRequestError(message="The request must be a JSON-RPC request object"))
+    unknown = document.keys() - _RPC_MEMBERS
+    if unknown:
+        member = _name(sorted(unknown)[0])
+        raise Refused(InvalidRequestError(message=f"Unknown member '{member}' in the request"), request_id)
+    if document.get("id") is not None and request_id is None:
+        raise Refused(InvalidRequestError(message="'id' must be a string, an integer or null"))
+    if document.get("jsonrpc") != "2.0":
+        raise Refused(InvalidRequestError(message="'jsonrpc' must be \"2.0\""), request_id)
+    method = document.get("method")
+    if type(method) is not str or not method:
+        raise Refused(InvalidRequestError(message="'method' must be a non-empty string"), request_id)
+    if "params" in document and type(document["params"]) is not dict:
+        raise Refused(InvalidParamsError(message="'params' must be an object"), request_id)
+
+
+def fits(document: Any, jsonrpc: bool, legacy: bool, method: str, route: str) -> None:
+    """``Refused`` when the SDK could not parse the request's params (JSON-RPC) or body (HTTP+JSON:
+    ``route``, under the 0.3 paths when ``legacy``) into its message."""
+    if jsonrpc:
+        name = document["method"]
+        request_id = document.get("id")
+        if name in _RPC_PARAMS:
+            _fits_proto(document.get("params", {}), _RPC_PARAMS[name], request_id)
+        elif name in _RPC_03:
+            _fits_model(document, _RPC_03[name], request_id)
+        return
+    if method != "POST" or document is None:
+        return
+    for suffix, current, older in _REST_BODIES:
+        if route.endswith(suffix):
+            _fits_proto(document, older if legacy else current, None)
+            return
+
+
+def _fits_proto(value: Any, kind: type[Message], request_id: RequestId) -> None:
+    try:
+        ParseDict(value, kind(), ignore_unknown_fields=True)
+    except (ParseError, TypeError, ValueError) as error:
+        # protobuf's text is read only to name the field; the caller gets a sentence of the door's.
+        raise Refused(InvalidParamsError(message=_proto_problem(str(error))), request_id) from None
+
+
+def _proto_problem(text: str) -> str:
+    fields = _PROTO_FIELD.findall(text)
+    if "too deep" in text:
+        return "The request nests too deep for its message"
+    return f"Invalid value for '{_name('.'.join(fields))}'" if fields else "The params do not fit the method"
+
+
+def _fits_model(document: Any, kind: type[BaseModel], request_id: RequestId) -> None:
+    try:
+        kind.model_validate(document)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_context=False, include_input=False)[0]
+        where = _name(".".join(str(part) for part in first["loc"]))
+        message = f"Invalid value for '{where}': {first['msg']}"
+        raise Refused(InvalidParamsError(message=message), request_id) from None
+
+
+def _name(text: str, limit: int = 64) -> str:
+    """A name taken from the caller's body, short enough for an error message and a log line."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def version(scope: Scope) -> str:
+    """The ``A2A-Version`` the request asks for: the header, else the query parameter (A2A 1.0,
+    section 3.6.1), else "" (which A2A reads as 0.3)."""
+    for key, value in scope["headers"]:
+        if key == b"a2a-version":
+            return bytes(value).decode("latin-1").strip()
+    query = scope.get("query_string", b"")
+    if query and b"ersion" in query:
+        for pair in bytes(query).split(b"&"):
+            name, _, value = pair.partition(b"=")
+            if name.lower() == b"a2a-version":
+                return value.decode("latin-1").strip()
+    return ""
+
+
+def check_version(scope: Scope, request_id: RequestId = None) -> None:
+    """``Refused`` unless the version asked for is one the door speaks; a version given only as a
+    query parameter is copied into the header the SDK reads."""
+    asked = version(scope)
+    if not supported(asked):
+        message = f"A2A version '{_name(asked, 16)}' is not supported; this agent speaks 1.0 and 0.3"
+        raise Refused(VersionNotSupportedError(message=message), request_id)
+    if asked and not any(key == b"a2a-version" for key, _ in scope["headers"]):
+        scope["headers"] = [*scope["headers"], (b"a2a-version", asked.encode("latin-1"))]
+
+
+def supported(asked: str) -> bool:
+    """1.x (the SDK serves any 1.x as 1.0), 0.3 with any patch, or none (0.3)."""
+    if not asked:
+        return True
+    major, _, rest = asked.partition(".")
+    minor = rest.partition(".")[0]
+    if not (major.isdigit() and minor.isdigit()) or not _patch_ok(rest):
+        return False
+    return int(major) == 1 or (int(major) == 0 and int(minor) == 3)
+
+
+def major(asked: str) -> int | None:
+    """The major version asked for, when it names a supported one."""
+    if not asked or not supported(asked):
+        return None
+    return int(asked.partition(".")[0])
+
+
+def _patch_ok(rest: str) -> bool:
+    _, dot, patch = rest.partition(".")
+    return not dot or patch.isdigit()
