@@ -200,13 +200,6 @@ def supported(asked: str) -> bool:
     return int(major) == 1 or (int(major) == 0 and int(minor) == 3)
 
 
-def major(asked: str) -> int | None:
-    """The major version asked for, when it names a supported one."""
-    if not asked or not supported(asked):
-        return None
-    return int(asked.partition(".")[0])
-
-
 def _patch_ok(rest: str) -> bool:
     _, dot, patch = rest.partition(".")
     return not dot or patch.isdigit()
