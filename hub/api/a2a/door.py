@@ -31,6 +31,7 @@ from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.feedback import SKILL, FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.a2a.push import PushUrlPolicy, WebhookSender
+from hub.api.a2a.pushconfigs import BoundedPushConfigs
 from hub.api.a2a.routes import AgentsApp, BindingGuard, BodyLimits, agent_app, jsonrpc_paths
 from hub.api.a2a.security import declare
 from hub.api.a2a.taskstore import WriteBehindTaskStore
@@ -152,7 +153,7 @@ class _Push:
     """Webhooks: their configs live in the hub's database beside the tasks; None when turned off."""
 
     policy: PushUrlPolicy
-    configs: DatabasePushNotificationConfigStore | None = None
+    configs: BoundedPushConfigs | None = None
     sender: WebhookSender | None = None
 
     @classmethod
@@ -160,7 +161,9 @@ class _Push:
         policy = PushUrlPolicy(a2a.push_allowed_networks)
         if not a2a.push_notifications:
             return cls(policy)
-        configs = DatabasePushNotificationConfigStore(store.engine)
+        configs = BoundedPushConfigs(
+            DatabasePushNotificationConfigStore(store.engine), a2a.max_push_configs_per_task
+        )
         sender = WebhookSender(
             configs, policy, timeout=a2a.push_timeout, attempts=a2a.push_attempts, backoff=a2a.push_backoff
         )
@@ -186,7 +189,7 @@ async def _lifespan(
             await push.sender.aclose()
 
 
-async def _create_table(store: WriteBehindTaskStore | DatabasePushNotificationConfigStore) -> None:
+async def _create_table(store: WriteBehindTaskStore | BoundedPushConfigs) -> None:
     try:
         await store.initialize()
     except DBAPIError:
