@@ -57,19 +57,19 @@ def check_raw_depth(raw: bytes, limit: int) -> None:
 
 
 def _exceeds(value: Any, limit: int) -> bool:
-    """True when ``value`` holds containers nested more than ``limit`` levels (iterative: a value
-    nested a thousand levels must not exhaust Python's own stack here)."""
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        children: Iterable[Any]
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if level > limit:
+    """True when ``value`` nests containers more than ``limit`` levels (itself being the first).
+    Recursive, but never deeper than ``limit`` + 1 calls, whatever the value's own depth."""
+    kind = type(value)
+    if kind is dict:
+        children: Iterable[Any] = value.values()
+    elif kind is list:
+        children = value
+    else:
+        return False
+    if limit <= 0:
+        return True
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and _exceeds(child, limit - 1):
             return True
-        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
     return False

@@ -41,6 +41,7 @@ from hub.api.depth import deepest
 
 RequestId = str | int | None
 
+_COMMON = frozenset({b"1.0", b"0.3"})
 _RPC_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
 _PROTO_FIELD = re.compile(r"Failed to parse (\w+) field")
 # The message each route's body becomes in the SDK (HTTP+JSON; 0.3 paths are under "/v1").
@@ -181,6 +182,9 @@ def version(scope: Scope) -> str:
 def check_version(scope: Scope, request_id: RequestId = None) -> None:
     """``Refused`` unless the version asked for is one the door speaks; a version given only as a
     query parameter is copied into the header the SDK reads."""
+    for key, value in scope["headers"]:
+        if key == b"a2a-version" and value in _COMMON:
+            return  # the usual header: nothing more to read
     asked = version(scope)
     if not supported(asked):
         message = f"A2A version '{_name(asked, 16)}' is not supported; this agent speaks 1.0 and 0.3"
