@@ -139,10 +139,12 @@ def test_bodies_that_are_not_requests_get_http_json_400(hub: HubProcess) -> None
     assert status == 400 and reason(utf8) == "INVALID_REQUEST"
     status, array = rest(hub, "/a2a/message:send", b"[]")
     assert status == 400 and reason(array) == "INVALID_REQUEST"
+    status, empty = rest(hub, "/agents/m/message:send", b"")
+    assert status == 400 and reason(empty) == "INVALID_REQUEST"
     typed = json.dumps({"message": message(messageId=5)}).encode()
     status, wrong = rest(hub, "/agents/m/message:send", typed)
     assert status == 400 and wrong["message"] == "Invalid value for 'message.messageId'"
-    for error in (utf8, wrong):
+    for error in (utf8, empty, wrong):
         assert_short(error)
     assert hub.log().count("Traceback") == before
 

@@ -115,9 +115,10 @@ def _check_request(document: Any, request_id: RequestId) -> None:
         raise Refused(InvalidParamsError(message="'params' must be an object"), request_id)
 
 
-def fits(document: Any, jsonrpc: bool, legacy: bool, method: str, route: str) -> None:
-    """``Refused`` when the SDK could not parse the request's params (JSON-RPC) or body (HTTP+JSON:
-    ``route``, under the 0.3 paths when ``legacy``) into its message."""
+def fits(document: Any, jsonrpc: bool, legacy: bool, route: str) -> None:
+    """``Refused`` when the SDK could not parse a POST's params (JSON-RPC) or body (HTTP+JSON:
+    ``route``, under the 0.3 paths when ``legacy``; ``document`` None when it was empty) into its
+    message."""
     if jsonrpc:
         name = document["method"]
         request_id = document.get("id")
@@ -126,10 +127,10 @@ def fits(document: Any, jsonrpc: bool, legacy: bool, method: str, route: str) ->
         elif name in _RPC_03:
             _fits_model(document, _RPC_03[name], request_id)
         return
-    if method != "POST" or document is None:
-        return
     for suffix, current, older in _REST_BODIES:
         if route.endswith(suffix):
+            if document is None:
+                raise Refused(InvalidRequestError(message="The request needs a JSON object as its body"))
             _fits_proto(document, older if legacy else current, None)
             return
 

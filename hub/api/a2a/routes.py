@@ -133,8 +133,8 @@ class BindingGuard:
             fast = self._fast
             if document is not None and fast is not None and await fast.serve(scope, route, document, send):
                 return
-            if document is not None:
-                bodies.fits(document, jsonrpc, route.startswith(self._legacy), scope["method"], route)
+            if post:
+                bodies.fits(document, jsonrpc, route.startswith(self._legacy), route)
         except HubError as error:
             await send_binding_error(send, error, jsonrpc=jsonrpc)
             return
