@@ -9,9 +9,9 @@ Here each is a short error of the binding's own, with one log line at most:
   ``server.max_json_depth`` levels, and, for JSON-RPC, one request object (``jsonrpc`` "2.0", a
   string or integer ``id``, a ``method``, object ``params``): -32700 / -32600 / -32602, or HTTP+JSON 400;
 * ``fits``: the params (JSON-RPC) or body (HTTP+JSON) fit the message the SDK will parse them into,
-  tried only for requests the SDK serves (``fastpath`` builds its own): -32602 / 400 naming the field;
-* ``version``: the ``A2A-Version`` asked for is one the door speaks (1.x, or 0.3 when none is
-  given), for every request: -32009 / 400 ``VERSION_NOT_SUPPORTED``.
+  tried only for requests the SDK serves (``fastpath`` builds its own): -32602 / 400 naming the field.
+
+(``versions`` refuses the protocol versions the door does not speak, with the same ``Refused``.)
 """
 
 from __future__ import annotations
@@ -30,18 +30,15 @@ from a2a.utils.errors import (
     A2AError,
     InvalidParamsError,
     InvalidRequestError,
-    VersionNotSupportedError,
 )
 from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import Message
 from pydantic import BaseModel, ValidationError
 
-from hub.api.asgi import Scope
 from hub.api.depth import deepest
 
 RequestId = str | int | None
 
-_COMMON = frozenset({b"1.0", b"0.3"})
 _RPC_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
 _PROTO_FIELD = re.compile(r"Failed to parse (\w+) field")
 # The message each route's body becomes in the SDK (HTTP+JSON; 0.3 paths are under "/v1").
@@ -77,7 +74,7 @@ def parse(raw: bytes, jsonrpc: bool, max_depth: int) -> Any:
     where = deepest(raw, document, max_depth)
     request_id = request_id_of(document) if jsonrpc else None
     if where is not None:
-        within = f" (in '{_name(where)}')" if where else ""
+        within = f" (in '{shorten(where)}')" if where else ""
         message = f"The JSON body nests deeper than {max_depth} levels{within}"
         raise Refused(InvalidRequestError(message=message), request_id)
     if jsonrpc:
@@ -102,7 +99,7 @@ def _check_request(document: Any, request_id: RequestId) -> None:
         raise Refused(InvalidRequestError(message="The request must be a JSON-RPC request object"))
     unknown = document.keys() - _RPC_MEMBERS
     if unknown:
-        member = _name(sorted(unknown)[0])
+        member = shorten(sorted(unknown)[0])
         raise Refused(InvalidRequestError(message=f"Unknown member '{member}' in the request"), request_id)
     if document.get("id") is not None and request_id is None:
         raise Refused(InvalidRequestError(message="'id' must be a string, an integer or null"))
@@ -147,7 +144,9 @@ def _proto_problem(text: str) -> str:
     fields = _PROTO_FIELD.findall(text)
     if "too deep" in text:
         return "The request nests too deep for its message"
-    return f"Invalid value for '{_name('.'.join(fields))}'" if fields else "The params do not fit the method"
+    return (
+        f"Invalid value for '{shorten('.'.join(fields))}'" if fields else "The params do not fit the method"
+    )
 
 
 def _fits_model(document: Any, kind: type[BaseModel], request_id: RequestId) -> None:
@@ -155,56 +154,11 @@ def _fits_model(document: Any, kind: type[BaseModel], request_id: RequestId) -> 
         kind.model_validate(document)
     except ValidationError as error:
         first = error.errors(include_url=False, include_context=False, include_input=False)[0]
-        where = _name(".".join(str(part) for part in first["loc"]))
+        where = shorten(".".join(str(part) for part in first["loc"]))
         message = f"Invalid value for '{where}': {first['msg']}"
         raise Refused(InvalidParamsError(message=message), request_id) from None
 
 
-def _name(text: str, limit: int = 64) -> str:
+def shorten(text: str, limit: int = 64) -> str:
     """A name taken from the caller's body, short enough for an error message and a log line."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def version(scope: Scope) -> str:
-    """The ``A2A-Version`` the request asks for: the header, else the query parameter (A2A 1.0,
-    section 3.6.1), else "" (which A2A reads as 0.3)."""
-    for key, value in scope["headers"]:
-        if key == b"a2a-version":
-            return bytes(value).decode("latin-1").strip()
-    query = scope.get("query_string", b"")
-    if query and b"ersion" in query:
-        for pair in bytes(query).split(b"&"):
-            name, _, value = pair.partition(b"=")
-            if name.lower() == b"a2a-version":
-                return value.decode("latin-1").strip()
-    return ""
-
-
-def check_version(scope: Scope, request_id: RequestId = None) -> None:
-    """``Refused`` unless the version asked for is one the door speaks; a version given only as a
-    query parameter is copied into the header the SDK reads."""
-    for key, value in scope["headers"]:
-        if key == b"a2a-version" and value in _COMMON:
-            return  # the usual header: nothing more to read
-    asked = version(scope)
-    if not supported(asked):
-        message = f"A2A version '{_name(asked, 16)}' is not supported; this agent speaks 1.0 and 0.3"
-        raise Refused(VersionNotSupportedError(message=message), request_id)
-    if asked and not any(key == b"a2a-version" for key, _ in scope["headers"]):
-        scope["headers"] = [*scope["headers"], (b"a2a-version", asked.encode("latin-1"))]
-
-
-def supported(asked: str) -> bool:
-    """1.x (the SDK serves any 1.x as 1.0), 0.3 with any patch, or none (0.3)."""
-    if not asked:
-        return True
-    major, _, rest = asked.partition(".")
-    minor = rest.partition(".")[0]
-    if not (major.isdigit() and minor.isdigit()) or not _patch_ok(rest):
-        return False
-    return int(major) == 1 or (int(major) == 0 and int(minor) == 3)
-
-
-def _patch_ok(rest: str) -> bool:
-    _, dot, patch = rest.partition(".")
-    return not dot or patch.isdigit()

@@ -30,8 +30,8 @@ from google.protobuf.json_format import MessageToDict
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.api.a2a.bodies import supported, version
 from hub.api.a2a.caller import identity_of
+from hub.api.a2a.versions import supported, version
 from hub.call import Identity
 
 CardFor = Callable[[Identity], tuple[Hashable, AgentCard]]

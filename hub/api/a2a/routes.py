@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub.api.a2a import bodies
+from hub.api.a2a import bodies, versions
 from hub.api.a2a.auth import STATUS, Gate, challenge_headers, is_card_request, send_http_refusal
 from hub.api.a2a.caller import identity_of
 from hub.api.a2a.cardroute import CardEndpoint
@@ -126,7 +126,7 @@ class BindingGuard:
                 body = await read_body(scope, receive, self._limits.max_body_bytes)
                 document = bodies.parse(body, jsonrpc, self._limits.max_json_depth)
             if not is_card_request(scope):
-                bodies.check_version(scope, bodies.request_id_of(document) if jsonrpc else None)
+                versions.check(scope, bodies.request_id_of(document) if jsonrpc else None)
             refusal = self._gate.check(scope, route, document, jsonrpc)
             if refusal is not None:
                 raise refusal
