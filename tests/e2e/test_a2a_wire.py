@@ -120,6 +120,8 @@ def test_bodies_that_are_not_requests_get_short_jsonrpc_errors(hub: HubProcess) 
     assert rpc(hub, b"[1, 2]")["code"] == -32600
     assert rpc(hub, b"7")["code"] == -32600
     assert rpc(hub, b'{"jsonrpc": "2.0", "id": 1, "method": 5}')["code"] == -32600
+    assert rpc(hub, b'{"jsonrpc": "2.0", "id": 1, "method": "rpc.x"}')["code"] == -32600
+    assert rpc(hub, b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "extra": 1}')["code"] == -32600
     assert rpc(hub, b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": [1]}')["code"] == -32602
     wrong = rpc(hub, b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": 5}}')
     assert wrong["code"] == -32602 and wrong["message"] == "Invalid value for 'id'"

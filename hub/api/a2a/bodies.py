@@ -108,6 +108,8 @@ def _check_request(document: Any, request_id: RequestId) -> None:
     method = document.get("method")
     if type(method) is not str or not method:
         raise Refused(InvalidRequestError(message="'method' must be a non-empty string"), request_id)
+    if method.startswith("rpc."):  # JSON-RPC 2.0 reserves them
+        raise Refused(InvalidRequestError(message="Method names beginning 'rpc.' are reserved"), request_id)
     if "params" in document and type(document["params"]) is not dict:
         raise Refused(InvalidParamsError(message="'params' must be an object"), request_id)
 
