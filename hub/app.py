@@ -183,8 +183,9 @@ def build_app(
         pipeline = compose(stages, Router(registry))
     else:  # wrapped here, not in build_stages: the metrics collectors find the stages by their type
         pipeline = compose(tracing.spanned(stages, _idle_stages(settings)), Router(registry, tracing.tracer))
+    server = settings.server
     openai = OpenAIFrontDoor(
-        registry, pipeline, settings.server.max_body_bytes, settings.server.request_timeout, access
+        registry, pipeline, server.max_body_bytes, server.request_timeout, access, server.max_json_depth
     )
     mounts: list[Mount] = []
     # The store first, so it closes after everything that uses it; then the key table; the recorder

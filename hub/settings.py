@@ -105,6 +105,9 @@ class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="larger requests get 413")
+    max_json_depth: int = Field(
+        64, ge=4, le=200, description="JSON bodies nested deeper (objects and arrays) get 400, at every door"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = Field("json", description="json: one object per line (hub.logs)")
     request_timeout: float = Field(300.0, gt=0, description="default deadline of one call, seconds")
@@ -269,6 +272,9 @@ class A2ASettings(_Strict):
     push_timeout: float = Field(5.0, gt=0, description="seconds per webhook delivery attempt")
     push_attempts: int = Field(3, ge=1, description="delivery attempts per event")
     push_backoff: float = Field(0.5, ge=0, description="seconds before the first retry; doubles each retry")
+    max_push_configs_per_task: int = Field(
+        10, ge=1, le=1000, description="webhooks one task may have; each update is POSTed to every one"
+    )
 
     @field_validator("public_url")
     @classmethod

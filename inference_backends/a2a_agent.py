@@ -13,8 +13,8 @@ how to present the replica's ``api_key``. A chat call becomes one blocking ``Sen
   (``max_tokens``, ``temperature``...) have no A2A field and are not sent.
 * The answer is the task's artifacts' text (else its status message's text); an ``input-required``
   task answers with both, as the agent's turn. ``usage`` and ``finish_reason`` come from the task's
-  metadata when the agent reports them (another Hub does). A stream relays each artifact update's
-  text as one ``chat.completion.chunk``.
+  metadata (``usage``, ``finishReason``) when the agent reports them (another Hub does). A stream
+  relays each artifact update's text as one ``chat.completion.chunk``.
 * A failed, canceled or auth-required task is a ``BackendError`` carrying the agent's message; a
   rejected one is the caller's fault (``BackendRejected``, with the agent's 4xx status when it names
   one); HTTP and JSON-RPC errors map as for OpenAI-compatible replicas.
@@ -212,7 +212,7 @@ def _reply_text(answer: wire.Answer) -> str:
 
 
 def _finish_reason(answer: wire.Answer) -> str:
-    reason = answer.metadata.get("finish_reason")
+    reason = answer.metadata.get("finishReason", answer.metadata.get("finish_reason"))
     return reason if isinstance(reason, str) and reason else "stop"
 
 

@@ -238,13 +238,15 @@ def _meta(holder: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def usage_counts(metadata: Mapping[str, Any]) -> dict[str, int] | None:
-    """OpenAI-style ``usage`` from an answer's metadata (protobuf sends whole numbers as ``2.0``)."""
+    """OpenAI-style ``usage`` from an answer's metadata, whose keys are A2A's camelCase
+    (``promptTokens``; an agent that writes OpenAI's own names is read too). Protobuf sends whole
+    numbers as ``2.0``."""
     usage = metadata.get("usage")
     if not isinstance(usage, dict):
         return None
     counts: dict[str, int] = {}
-    for name in ("prompt_tokens", "completion_tokens"):
-        value = usage.get(name, 0)
+    for name, camel in (("prompt_tokens", "promptTokens"), ("completion_tokens", "completionTokens")):
+        value = usage.get(camel, usage.get(name, 0))
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
             return None
         counts[name] = int(value)

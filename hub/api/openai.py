@@ -26,6 +26,7 @@ from hub.api.asgi import (
     send_bytes,
     send_json,
 )
+from hub.api.depth import check_depth
 from hub.auth.access import Access, open_access
 from hub.call import Call, Chunk
 from hub.errors import BackendRejected, BadRequest, HubError, ModelNotFound, RateLimited
@@ -88,11 +89,13 @@ class OpenAIFrontDoor:
         max_body_bytes: int,
         request_timeout: float,
         access: Access | None = None,
+        max_json_depth: int = 64,
     ) -> None:
         self._registry = registry
         self._access = access or open_access()
         self._pipeline = pipeline
         self._max_body = max_body_bytes
+        self._max_depth = max_json_depth
         self._timeout = request_timeout
         self.routes = {spec.route: spec for spec in OPERATIONS.values()}
 
@@ -121,6 +124,7 @@ class OpenAIFrontDoor:
             raise BadRequest("The request body is not valid JSON") from None
         if not isinstance(payload, dict):
             raise BadRequest("The request body must be a JSON object")
+        check_depth(raw, payload, self._max_depth)
         validate_request(spec, payload)
         return Call(
             frontdoor="http",

@@ -132,8 +132,8 @@ async def test_router_agent(hub: HubProcess, http: httpx.AsyncClient, binding: s
     else:
         assert len(events) == 1
         metadata = MessageToDict(events[0].task.metadata)
-    assert metadata["usage"] == {"prompt_tokens": 2, "completion_tokens": 4, "total_tokens": 6}
-    assert metadata["model"] == "fake-model" and metadata["finish_reason"] == "stop"
+    assert metadata["usage"] == {"promptTokens": 2, "completionTokens": 4, "totalTokens": 6}
+    assert metadata["model"] == "fake-model" and metadata["finishReason"] == "stop"
 
 
 @pytest.mark.parametrize("binding", BINDINGS)

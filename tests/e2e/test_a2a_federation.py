@@ -160,7 +160,7 @@ def test_a2a_peer_through_two_a2a_hops(hub_b: HubProcess, upstream: FakeUpstream
     task = resp.json()["task"]
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     assert task["artifacts"][0]["parts"] == [{"text": ANSWER}]
-    assert task["metadata"]["usage"]["completion_tokens"] == 4
+    assert task["metadata"]["usage"]["completionTokens"] == 4
     assert upstream.stats()["last_body"]["messages"] == [{"role": "user", "content": "two hops"}]
 
 

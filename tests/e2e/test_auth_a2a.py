@@ -119,7 +119,7 @@ def test_the_public_card_declares_the_schemes(hub: str) -> None:
     assert card["securityRequirements"] == [{"schemes": {"hubApiKey": {}}}, {"schemes": {"hubBearer": {}}}]
     assert card["capabilities"]["extendedAgentCard"] is True
     assert skills(response) == ["hub"]  # no model for a caller without credentials
-    assert response.headers["vary"] == "Authorization, X-Api-Key"
+    assert response.headers["vary"] == "Authorization, X-Api-Key, A2A-Version"
     assert response.headers["cache-control"].startswith("private")
 
 

@@ -88,6 +88,6 @@ def test_a2a_send_message_over_the_limit_is_rejected_with_the_delay(
     assert error["status"] == 429
     assert error["type"] == "rate_limit_error"
     assert error["code"] == "rate_limit_exceeded"
-    assert 0 < error["retry_after"] <= 60
+    assert 0 < error["retryAfter"] <= 60
     text = task["status"]["message"]["parts"][0]["text"]
     assert "Rate limit exceeded" in text

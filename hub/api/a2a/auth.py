@@ -74,15 +74,11 @@ class A2AAuth:
         await self._app(scope, receive, send)
 
 
-def _jsonrpc(body: bytes) -> tuple[str | None, Any]:
-    try:
-        message = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None, None  # the SDK answers with its own parse error
-    if not isinstance(message, dict):
+def _jsonrpc(document: Any) -> tuple[str | None, Any]:
+    if not isinstance(document, dict):
         return None, None
-    method = message.get("method")
-    return (method if isinstance(method, str) else None), message.get("params")
+    method = document.get("method")
+    return (method if isinstance(method, str) else None), document.get("params")
 
 
 def named_model(params: Any) -> str | None:
@@ -110,14 +106,15 @@ class Gate:
         self._default = default_model
         self._extended_card = extended_card
 
-    def check(self, scope: Scope, route: str, body: bytes, jsonrpc: bool) -> HubError | None:
+    def check(self, scope: Scope, route: str, document: Any, jsonrpc: bool) -> HubError | None:
+        """``document``: the request's parsed body (``bodies.parse``), None without one."""
         if jsonrpc:
-            method, params = _jsonrpc(body) if scope["method"] == "POST" else (None, None)
+            method, params = _jsonrpc(document)
             extended, message = method in _EXTENDED_METHODS, method in _MESSAGE_METHODS
         else:
             extended = route.endswith(_EXTENDED_PATHS)
             message = scope["method"] == "POST" and route.endswith(_MESSAGE_PATHS)
-            params = _rest_body(body) if message else None
+            params = document if message else None
         identity = identity_of(scope)
         if extended and self._extended_card and identity.kind == "anonymous":
             challenge = self._access.rules("a2a").challenge
@@ -126,11 +123,4 @@ class Gate:
             model = named_model(params) or self._default
             if model is not None and not self._access.visible(identity, model):
                 return NotPermitted(model)
-        return None
-
-
-def _rest_body(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
         return None

@@ -31,7 +31,8 @@ from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.feedback import SKILL, FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.a2a.push import PushUrlPolicy, WebhookSender
-from hub.api.a2a.routes import AgentsApp, BindingGuard, agent_app, jsonrpc_paths
+from hub.api.a2a.pushconfigs import BoundedPushConfigs
+from hub.api.a2a.routes import AgentsApp, BindingGuard, BodyLimits, agent_app, jsonrpc_paths
 from hub.api.a2a.security import declare
 from hub.api.a2a.taskstore import WriteBehindTaskStore
 from hub.api.asgi import ASGIApp
@@ -95,14 +96,16 @@ def build_a2a(
         extended_card_modifier=router_for.extended if security is not None else None,
     )
     cache, vary = _card_caching(settings)
+    limits = BodyLimits(settings.server.max_body_bytes, settings.server.max_json_depth)
 
     def guarded(card_for: CardFor, model: str | None, rpc_path: str) -> ASGIApp:
         app = agent_app(handler, CardEndpoint(card_for, cache, vary), model, rpc_path)
         gate = Gate(access, model, a2a.default_model, extended_card=security is not None)
         paths = jsonrpc_paths(rpc_path)
         skill = rating if model is None else None  # feedback is the router agent's skill
-        fast = FastSend(handler, model, paths, rpc_path.rstrip("/") + "/message:send", skill)
-        return BindingGuard(app, paths, settings.server.max_body_bytes, gate, fast)
+        prefix = rpc_path.rstrip("/")
+        fast = FastSend(handler, model, paths, prefix + "/message:send", skill)
+        return BindingGuard(app, paths, limits, gate, fast, prefix)
 
     hub_agent = A2AAuth(guarded(router_for, None, ROUTER_PATH), access)
     per_model = {name: guarded(_Fixed(name, card), name, "/") for name, card in cards.models.items()}
@@ -152,7 +155,7 @@ class _Push:
     """Webhooks: their configs live in the hub's database beside the tasks; None when turned off."""
 
     policy: PushUrlPolicy
-    configs: DatabasePushNotificationConfigStore | None = None
+    configs: BoundedPushConfigs | None = None
     sender: WebhookSender | None = None
 
     @classmethod
@@ -160,7 +163,9 @@ class _Push:
         policy = PushUrlPolicy(a2a.push_allowed_networks)
         if not a2a.push_notifications:
             return cls(policy)
-        configs = DatabasePushNotificationConfigStore(store.engine)
+        configs = BoundedPushConfigs(
+            DatabasePushNotificationConfigStore(store.engine), a2a.max_push_configs_per_task
+        )
         sender = WebhookSender(
             configs, policy, timeout=a2a.push_timeout, attempts=a2a.push_attempts, backoff=a2a.push_backoff
         )
@@ -186,7 +191,7 @@ async def _lifespan(
             await push.sender.aclose()
 
 
-async def _create_table(store: WriteBehindTaskStore | DatabasePushNotificationConfigStore) -> None:
+async def _create_table(store: WriteBehindTaskStore | BoundedPushConfigs) -> None:
     try:
         await store.initialize()
     except DBAPIError:

@@ -64,5 +64,5 @@ def _describe(error: HubError) -> dict[str, Any]:
         described["param"] = error.param
     retry_after = getattr(error, "retry_after", None)  # limits and budgets: seconds until it may fit
     if retry_after is not None:
-        described["retry_after"] = retry_after
+        described["retryAfter"] = retry_after
     return described

@@ -200,9 +200,19 @@ def _traced(metadata: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
     return metadata if trace_id is None else {**metadata, TRACE_ID_KEY: trace_id}
 
 
+# The task's metadata speaks A2A's JSON (camelCase), whatever names the answer had inside the hub.
+_USAGE_KEYS = (
+    ("prompt_tokens", "promptTokens"),
+    ("completion_tokens", "completionTokens"),
+    ("total_tokens", "totalTokens"),
+)
+
+
 def _final_metadata(call: Call, structured: dict[str, Any]) -> dict[str, Any]:
     metadata: dict[str, Any] = {"model": call.model}
-    for key in ("finish_reason", "usage"):
-        if structured.get(key) is not None:
-            metadata[key] = structured[key]
+    if structured.get("finish_reason") is not None:
+        metadata["finishReason"] = structured["finish_reason"]
+    usage = structured.get("usage")
+    if isinstance(usage, dict):
+        metadata["usage"] = {ours: usage[theirs] for theirs, ours in _USAGE_KEYS if theirs in usage}
     return metadata

@@ -10,9 +10,9 @@ what protobuf's ``MessageToDict`` gives (a unit test checks both ways against pr
 
 The router agent's feedback messages (``feedback``) are answered here too, instead of the handler.
 
-Anything else (another method or version, a field outside that shape, a body orjson refuses) goes the
-SDK's way untouched, so every refusal keeps the SDK's own wording. Errors raised while serving are
-answered as the SDK's dispatchers answer them.
+Anything else (another method or version, a field outside that shape) goes the SDK's way untouched,
+so every refusal keeps the SDK's own wording; ``bodies`` has already refused what is not JSON.
+Errors raised while serving are answered as the SDK's dispatchers answer them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from a2a.types.a2a_pb2 import Artifact, Message, Part, Role, SendMessageRequest,
 from a2a.utils.error_handlers import _create_error_response
 from a2a.utils.errors import A2AError, InternalError
 from a2a.utils.task import apply_history_length
-from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from google.protobuf.struct_pb2 import ListValue, Struct, Value
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -68,15 +68,12 @@ class FastSend:
         self._jsonrpc = frozenset(jsonrpc)
         self._rest = rest
 
-    async def serve(self, scope: Scope, route: str, body: bytes, send: Send) -> bool:
+    async def serve(self, scope: Scope, route: str, document: Any, send: Send) -> bool:
+        """``document``: the body as ``bodies.parse`` read it (JSON, within the nesting bound)."""
         if scope["method"] != "POST" or not _version_1_0(scope):
             return False
         jsonrpc = route in self._jsonrpc
         if not jsonrpc and route != self._rest:
-            return False
-        try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError:
             return False
         request_id: str | int | None = None
         if jsonrpc:
@@ -190,7 +187,10 @@ def _part(value: Any) -> Part | None:
         return Part(text=value["text"], media_type=media)
     if value.keys() <= {"data", "mediaType"} and type(value.get("data")) is dict:
         part = Part(media_type=media)
-        ParseDict(value["data"], part.data)
+        try:
+            ParseDict(value["data"], part.data)
+        except ParseError:
+            return None  # the SDK's path refuses it, naming the field (``bodies.fits``)
         return part
     return None
 
@@ -315,7 +315,7 @@ async def _send_error(send: Send, error: Exception, jsonrpc: bool, request_id: s
         response = JSONResponse(build_error_response(request_id, error))
     else:
         _rpc_log.exception("Unhandled exception")
-        payload = build_error_response(request_id, InternalError(message=str(error)))
+        payload = build_error_response(request_id, InternalError())  # its text is for the log only
         details = payload["error"]
         data = details.get("data")
         _rpc_log.error(

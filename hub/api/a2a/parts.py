@@ -127,7 +127,8 @@ def _read_parts(model: str, message: Message) -> tuple[list[str], dict[str, Any]
     for part in message.parts:
         kind = part.WhichOneof("content")
         media = part.media_type or (TEXT if kind == "text" else JSON if kind == "data" else "")
-        if kind not in ("text", "data") or media not in _INPUTS:
+        # "text/plain; charset=utf-8" is text/plain: parameters and case do not change the type.
+        if kind not in ("text", "data") or _essence(media) not in _INPUTS:
             raise UnsupportedMediaType(
                 f"Model '{model}' takes text ({TEXT}) and data ({JSON}) parts, not {media or kind}"
             )
@@ -141,6 +142,10 @@ def _read_parts(model: str, message: Message) -> tuple[list[str], dict[str, Any]
     if not texts and not arguments:
         raise BadRequest("The message has no text or data part to work on", param="parts")
     return texts, arguments
+
+
+def _essence(media: str) -> str:
+    return media.partition(";")[0].strip().lower()
 
 
 def _narrow(value: Any) -> Any:

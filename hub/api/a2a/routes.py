@@ -15,24 +15,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from a2a.server.request_handlers import RequestHandler, build_error_response
-from a2a.server.routes import create_jsonrpc_routes, create_rest_routes
+from a2a.server.routes import create_rest_routes
 from a2a.utils.error_handlers import build_rest_error_payload
+from a2a.utils.errors import A2AError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.api.a2a import bodies, versions
 from hub.api.a2a.auth import STATUS, Gate, challenge_headers, is_card_request, send_http_refusal
 from hub.api.a2a.caller import identity_of
 from hub.api.a2a.cardroute import CardEndpoint
 from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH
 from hub.api.a2a.context import AgentContextBuilder
+from hub.api.a2a.dispatch import jsonrpc_route
 from hub.api.a2a.errors import request_error
 from hub.api.a2a.fastpath import FastSend
 from hub.api.asgi import (
@@ -51,13 +56,14 @@ from hub.auth.access import Access
 from hub.auth.errors import NotPermitted
 from hub.errors import HubError
 
+log = logging.getLogger("hub.a2a")
+
 
 def agent_app(handler: RequestHandler, card: CardEndpoint, model: str | None, rpc_path: str) -> Starlette:
     """One agent's routes; ``rpc_path`` is its interface path ("/" when mounted at its own prefix)."""
     context = AgentContextBuilder(model)
     prefix = rpc_path.rstrip("/")
-    (rpc,) = create_jsonrpc_routes(handler, rpc_path, context_builder=context, enable_v0_3_compat=True)
-    assert isinstance(rpc, Route)
+    rpc = jsonrpc_route(handler, rpc_path, context)
     routes: list[BaseRoute] = [Route(CARD_PATH, card.endpoint, methods=["GET"]), rpc]
     if prefix:  # the other spelling of the interface URL, served by the same endpoint
         routes.append(Route(prefix + "/", rpc.endpoint, methods=["POST"]))
@@ -86,22 +92,25 @@ def jsonrpc_paths(rpc_path: str) -> frozenset[str]:
 
 
 class BindingGuard:
-    """Refuses a POST whose body is not JSON or is too large, and what ``gate`` refuses, in the
-    binding's own error shape."""
+    """Refuses, in the binding's own error shape, a POST whose body is not JSON, too large or not a
+    request the binding can read (``bodies``), an ``A2A-Version`` the door does not speak, and what
+    ``gate`` refuses."""
 
     def __init__(
         self,
         app: ASGIApp,
         jsonrpc: Collection[str],
-        max_body_bytes: int,
+        limits: BodyLimits,
         gate: Gate,
         fast: FastSend | None = None,
+        prefix: str = "",
     ) -> None:
         self._app = app
         self._jsonrpc = frozenset(jsonrpc)
-        self._max_body = max_body_bytes
+        self._limits = limits
         self._gate = gate
         self._fast = fast  # serves the commonest call itself (``fastpath``), else the SDK app does
+        self._legacy = prefix + "/v1/"  # HTTP+JSON paths of protocol 0.3
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,20 +118,50 @@ class BindingGuard:
             return
         route = _route_path(scope)
         jsonrpc = route in self._jsonrpc
-        body = b""
+        post = scope["method"] == "POST"
+        body, document = b"", None
         try:
-            if scope["method"] == "POST":
+            if post:
                 require_json(scope)
-                body = await read_body(scope, receive, self._max_body)
-            refusal = self._gate.check(scope, route, body, jsonrpc)
+                body = await read_body(scope, receive, self._limits.max_body_bytes)
+                document = bodies.parse(body, jsonrpc, self._limits.max_json_depth)
+            if not is_card_request(scope):
+                versions.check(scope, bodies.request_id_of(document) if jsonrpc else None)
+            refusal = self._gate.check(scope, route, document, jsonrpc)
             if refusal is not None:
                 raise refusal
+            fast = self._fast
+            if document is not None and fast is not None and await fast.serve(scope, route, document, send):
+                return
+            if post:
+                bodies.fits(document, jsonrpc, route.startswith(self._legacy), route)
         except HubError as error:
             await send_binding_error(send, error, jsonrpc=jsonrpc)
             return
-        if body and self._fast is not None and await self._fast.serve(scope, route, body, send):
+        except bodies.Refused as refused:
+            await send_refused(send, refused, jsonrpc=jsonrpc)
             return
-        await self._app(scope, replaying(body, receive) if scope["method"] == "POST" else receive, send)
+        await self._app(scope, replaying(body, receive) if post else receive, send)
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    max_body_bytes: int
+    max_json_depth: int
+
+
+async def send_refused(send: Send, refused: bodies.Refused, *, jsonrpc: bool) -> None:
+    """A body or version the door will not pass on: JSON-RPC answers over HTTP 200, as the SDK does;
+    HTTP+JSON with the error's own status. One short log line, never the body itself."""
+    error = refused.error
+    log.info("a2a request refused: %s", error.message)
+    if jsonrpc:
+        status, payload = 200, build_error_response(refused.request_id, error)
+    else:
+        assert isinstance(error, A2AError)  # bodies refuses HTTP+JSON with A2AErrors only
+        payload = build_rest_error_payload(error)
+        status = payload["error"]["code"]
+    await send_bytes(send, status, orjson.dumps(payload))
 
 
 async def send_binding_error(send: Send, error: HubError, *, jsonrpc: bool) -> None:

@@ -3,12 +3,13 @@
 The SDK serves the protocol (handshake versions with sessions or without, the stateless 2026-07-28
 version, SSE or JSON responses, Host/Origin checks: 421 and 403). In front of it this layer answers
 what the hub decides for every door: who is calling (``auth``: 401/403 before the SDK sees anything),
-the body-size limit (413, before anything is buffered past it), and what a POST must be (``envelope``:
-415 for a body that is not declared JSON, -32700 for one that is not JSON, -32600 for one that is not
-one JSON-RPC message, batches included: no MCP revision the hub serves accepts them). A GET stream,
-which stays open, ends when its caller's credentials stop holding (``streams``); session ids are the
-hub's own (``sessions``). The manager is called directly,
-not through a Starlette ``Mount``, which would answer ``POST /mcp`` with a 307 to ``/mcp/``.
+the body-size limit (413, before anything is buffered past it), the nesting bound (400,
+``server.max_json_depth``), and what a POST must be (``envelope``: 415 for a body that is not declared
+JSON, -32700 for one that is not JSON, -32600 for one that is not one JSON-RPC message, batches
+included: no MCP revision the hub serves accepts them). A GET stream, which stays open, ends when its
+caller's credentials stop holding (``streams``); session ids are the hub's own (``sessions``). The
+manager is called directly, not through a Starlette ``Mount``, which would answer ``POST /mcp`` with a
+307 to ``/mcp/``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mcp.server import Server
 from mcp.server.transport_security import TransportSecuritySettings
 
 from hub.api.asgi import Receive, Scope, Send, read_body, replaying, request_headers
+from hub.api.depth import check_raw_depth
 from hub.api.mcp.auth import HubPrincipal, authenticate, refuse
 from hub.api.mcp.envelope import check_message, require_json
 from hub.api.mcp.errors import send_http_error
@@ -47,6 +49,7 @@ class StreamableHTTPApp:
         self._access = access or open_access()
         self._limit = settings.server.max_body_bytes
         self._recheck = mcp.stream_recheck_seconds
+        self._max_depth = settings.server.max_json_depth
         self._paths = frozenset({mcp.path, mcp.path + "/"})
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -79,6 +82,7 @@ class StreamableHTTPApp:
             try:
                 require_json(scope)
                 body = await read_body(scope, receive, self._limit)
+                check_raw_depth(body, self._max_depth)
                 check_message(body)
             except HubError as error:
                 await send_http_error(send, error)

@@ -159,9 +159,9 @@ async def test_router_agent_runs_the_named_model_through_the_pipeline(tmp_path: 
     assert task.status.state == TaskState.TASK_STATE_COMPLETED
     assert [p.text for p in task.artifacts[0].parts] == ["ok"]
     assert MessageToDict(task.metadata)["usage"] == {
-        "prompt_tokens": 1,
-        "completion_tokens": 1,
-        "total_tokens": 2,
+        "promptTokens": 1,
+        "completionTokens": 1,
+        "totalTokens": 2,
     }
     (call,) = hub.calls
     assert (call.frontdoor, call.operation, call.model, call.stream) == ("a2a", Operation.CHAT, "m", False)

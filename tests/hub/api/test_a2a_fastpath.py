@@ -75,8 +75,8 @@ def _tasks() -> list[Task]:
     done = new_task("t-1", "c-1", message)
     answer = Artifact(artifact_id="a-1", name="answer", parts=[Part(text="ok")])
     done.artifacts.append(answer)
-    usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
-    _end(done, TaskState.TASK_STATE_COMPLETED, None, {"model": "m", "finish_reason": "stop", "usage": usage})
+    usage = {"promptTokens": 1, "completionTokens": 2, "totalTokens": 3}
+    _end(done, TaskState.TASK_STATE_COMPLETED, None, {"model": "m", "finishReason": "stop", "usage": usage})
     embedded = new_task("t-2", "c-2", None)
     vectors = Artifact(artifact_id="a-2", name="answer", parts=[data_part({"embeddings": [[0.5, -0.5]]})])
     embedded.artifacts.append(vectors)

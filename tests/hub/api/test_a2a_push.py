@@ -1,5 +1,5 @@
 """Push notifications: the webhook URL policy, and delivery to a real webhook on a loopback socket
-(timeouts, backoff through an injected sleep, order, headers)."""
+(timeouts, backoff through an injected sleep, order, headers, the bound on webhooks per task)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import json
 import socket
 from collections import deque
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 import uvicorn
 from a2a.server.context import ServerCallContext
-from a2a.server.tasks import InMemoryPushNotificationConfigStore
+from a2a.server.tasks import DatabasePushNotificationConfigStore, InMemoryPushNotificationConfigStore
 from a2a.types.a2a_pb2 import (
     Artifact,
     AuthenticationInfo,
@@ -27,8 +28,11 @@ from a2a.types.a2a_pb2 import (
     TaskStatus,
     TaskStatusUpdateEvent,
 )
+from a2a.utils.errors import InvalidParamsError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.api.a2a.push import PushUrlPolicy, WebhookSender
+from hub.api.a2a.pushconfigs import BoundedPushConfigs
 from hub.api.asgi import Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio
@@ -195,3 +199,30 @@ async def test_a_url_the_policy_refuses_is_never_called(webhook: Webhook) -> Non
     await push.send_notification("t1", status(TaskState.TASK_STATE_COMPLETED))
     await push.aclose(grace=5)
     assert webhook.posts == []
+
+
+async def test_an_event_is_posted_to_at_most_the_bound_of_webhooks(webhook: Webhook, tmp_path: Path) -> None:
+    """Five configs in the database (as replicas racing past the count could leave), a bound of
+    three: each event goes to three webhooks. Events of a task go out in order, so once the second
+    event's three POSTs have arrived, the first event's are all in."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'push.db'}")
+    database = DatabasePushNotificationConfigStore(engine)
+    await database.initialize()
+    for n in range(5):
+        config = TaskPushNotificationConfig(id=f"c{n}", url=webhook.url, token=f"t{n}")
+        await database.set_info("t1", config, ServerCallContext())
+    configs = BoundedPushConfigs(database, 3)
+    push = WebhookSender(configs, PushUrlPolicy(["127.0.0.0/8"]), timeout=5, attempts=1, backoff=0)
+    try:
+        await push.send_notification("t1", status(TaskState.TASK_STATE_WORKING))
+        await push.send_notification("t1", status(TaskState.TASK_STATE_COMPLETED))
+        await webhook.wait_for(6)
+        with pytest.raises(InvalidParamsError, match="max_push_configs_per_task"):
+            await configs.set_info(
+                "t1", TaskPushNotificationConfig(id="c9", url=webhook.url), ServerCallContext()
+            )
+    finally:
+        await push.aclose(grace=5)
+        await engine.dispose()
+    states = [body["statusUpdate"]["status"]["state"] for _, body in webhook.posts]
+    assert states.count("TASK_STATE_WORKING") == 3 and states.count("TASK_STATE_COMPLETED") == 3
