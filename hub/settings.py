@@ -159,7 +159,20 @@ class MCPSettings(_Strict):
 class A2ASettings(_Strict):
     enabled: bool = True
     public_url: str | None = Field(None, description="base URL advertised in agent cards")
-    default_model: str | None = Field(None, description="model the router agent uses without metadata")
+    default_model: str | None = Field(
+        None,
+        description="chat model the router agent runs for a message whose metadata names none; "
+        "default: the pool's first chat model the caller may use",
+    )
+    history_turns: int = Field(
+        20, ge=0, le=200, description="earlier turns of a contextId passed to a chat model (0: none)"
+    )
+    history_max_chars: int = Field(
+        32_000,
+        ge=0,
+        le=1_000_000,
+        description="characters of earlier turns passed at most; the oldest turns are left out first",
+    )
     card_max_age: int = Field(300, ge=0, description="Cache-Control max-age of agent cards, seconds")
     push_notifications: bool = Field(True, description="accept webhooks for task updates")
     push_allowed_networks: tuple[str, ...] = Field(
@@ -207,6 +220,20 @@ class Settings(_Strict):
             if model.name in seen:
                 raise ValueError(f"model name '{model.name}' is used twice")
             seen.add(model.name)
+        return self
+
+    @model_validator(mode="after")
+    def _a2a_default_is_a_chat_model(self) -> Settings:
+        # A generic A2A peer sends words and expects words back, in a conversation: only a chat
+        # model answers that way.
+        name = self.a2a.default_model
+        if name is None:
+            return self
+        task = next((model.task for model in self.models if model.name == name), None)
+        if task is None:
+            raise ValueError(f"a2a.default_model: no model named '{name}' in the pool")
+        if task is not Operation.CHAT:
+            raise ValueError(f"a2a.default_model: '{name}' is a {task.value} model; it must be a chat model")
         return self
 
 

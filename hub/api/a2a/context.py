@@ -22,8 +22,10 @@ from starlette.requests import Request
 
 from hub.api.a2a import parts
 from hub.api.a2a.caller import identity_of
+from hub.api.a2a.conversation import ChatMessage, History
+from hub.api.a2a.defaults import DEFAULT_SETTING, RouterDefault
 from hub.api.a2a.errors import request_error
-from hub.call import ANONYMOUS, Call, Identity
+from hub.call import ANONYMOUS, Call, Identity, Operation
 from hub.errors import BadRequest, HubError
 from hub.registry import Registry
 from hub.tasks import OPERATIONS, bounded_model_name, validate_request
@@ -74,20 +76,23 @@ class CallBuilder(RequestContextBuilder):
     def __init__(
         self,
         registry: Registry,
-        default_model: str | None,
+        default: RouterDefault,
         request_timeout: float,
         new_task: Callable[[str], None] = lambda task_id: None,
         visible: Callable[[Identity, str], bool] = lambda identity, model: True,
         feedback: tuple[Wants, Rate] | None = None,
+        history: History | None = None,
     ) -> None:
         """``feedback``: the router agent's feedback skill, for messages that take the SDK's path
-        (streamed, or handed back at once); a blocking send is served by ``fastpath``."""
+        (streamed, or handed back at once); a blocking send is served by ``fastpath``.
+        ``history``: the earlier turns of a conversation, for chat models (None: none)."""
         self._registry = registry
         self._visible = visible  # which models a caller may hear about (hub.auth)
-        self._default_model = default_model
+        self._default = default
         self._timeout = request_timeout
         self._new_task = new_task  # told each task id generated here (no store can hold it yet)
         self._feedback = feedback
+        self._history = history
 
     async def build(
         self,
@@ -106,7 +111,7 @@ class CallBuilder(RequestContextBuilder):
                     assert self._feedback is not None
                     request.rated = await self._feedback[1](params, context.state.get(IDENTITY, ANONYMOUS))
                 else:
-                    request.call = self._call(context, params, request.task_id, request.context_id)
+                    request.call = await self._call(context, params, request.task_id, request.context_id)
             except HubError as error:
                 raise request_error(error) from None
             if task_id is None and request.task_id:
@@ -117,7 +122,7 @@ class CallBuilder(RequestContextBuilder):
         router = context.state.get(AGENT) is None  # feedback is the router agent's skill
         return router and self._feedback is not None and self._feedback[0](params)
 
-    def _call(
+    async def _call(
         self,
         context: ServerCallContext,
         params: SendMessageRequest,
@@ -132,7 +137,8 @@ class CallBuilder(RequestContextBuilder):
         watched = _wants_stream(context) or params.configuration.return_immediately
         streaming = watched and OPERATIONS[operation].streams
         accepted = list(params.configuration.accepted_output_modes)
-        payload = parts.payload(operation, model, params.message, accepted, streaming)
+        history = await self._earlier_turns(operation, params, context)
+        payload = parts.payload(operation, model, params.message, accepted, streaming, history)
         validate_request(OPERATIONS[operation], payload)
         headers: Mapping[str, str] = context.state.get("headers") or {}
         return Call(
@@ -149,6 +155,16 @@ class CallBuilder(RequestContextBuilder):
             span_attributes=_task_attributes(task_id, context_id),
         )
 
+    async def _earlier_turns(
+        self, operation: Operation, params: SendMessageRequest, context: ServerCallContext
+    ) -> list[ChatMessage]:
+        """The conversation so far, for a chat model, when the caller named a context it had used.
+        A context the hub generated for this message is new: nothing to read."""
+        context_id = params.message.context_id
+        if self._history is None or operation is not Operation.CHAT or not context_id:
+            return []
+        return await self._history.messages(context_id, context)
+
     def _model(self, agent: str | None, params: SendMessageRequest, caller: Identity) -> str:
         named = _named_model(params.message) or _named_model(params)
         if agent is not None:
@@ -157,11 +173,13 @@ class CallBuilder(RequestContextBuilder):
                     f"This agent serves the model '{agent}'; the metadata names '{named}'", param=MODEL_KEY
                 )
             return agent
-        model = named or self._default_model
+        model = named or self._default.for_caller(caller)
         if model is None:
-            names = ", ".join(e.name for e in self._registry if self._visible(caller, e.name))
+            names = ", ".join(e.name for e in self._registry if self._visible(caller, e.name)) or "none"
             raise BadRequest(
-                f"Name the model in the message metadata key '{MODEL_KEY}' (one of: {names})",
+                f"No chat model can answer a message that names no model ({DEFAULT_SETTING} is not set "
+                f"and this hub has no chat model for you): name one in the message metadata key "
+                f"'{MODEL_KEY}' (one of: {names})",
                 param=MODEL_KEY,
             )
         return model

@@ -11,7 +11,10 @@ path that costs more than the model call the task records. ``WriteBehindTaskStor
 * a read of a task this process wrote is answered from memory; any other read goes to the database,
   so another hub process sharing the database sees a task once it is written (tens of milliseconds);
 * a task id the SDK has just generated is known to be absent, so its reads skip the database;
-* listing first waits for queued writes, so a list is never older than a read.
+* listing first waits for queued writes, so a list is never older than a read;
+* a conversation's tasks (``in_context``) are read from the database and completed with the ones
+  this process has not written yet (kept by context), without waiting for the writer. An index on
+  (owner, context_id, last_updated) makes that read a range scan; it is created at start.
 
 Durability: a graceful stop (the lifespan) writes everything queued; a killed process loses what was
 queued in its last moments (at most ``linger`` plus one write of work). Memory is bounded: at
@@ -22,6 +25,7 @@ in memory.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -31,8 +35,11 @@ from typing import Any
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore, TaskStore
 from a2a.types.a2a_pb2 import ListTasksRequest, ListTasksResponse, Task
-from sqlalchemy import inspect
+from sqlalchemy import Index, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.errors import ServerError
 
 log = logging.getLogger("hub.a2a.store")
 
@@ -68,6 +75,9 @@ class WriteBehindTaskStore(TaskStore):
         # (owner, task): no context kept here, so thousands of entries add few objects for the GC.
         self._recent: OrderedDict[str, tuple[str, Task] | None] = OrderedDict()
         self._dirty: dict[str, _Entry] = {}  # queued for the writer, latest state only
+        self._writing: dict[str, _Entry] = {}  # the batch the writer is writing now
+        # context id -> ids of its tasks that are queued or being written (not yet readable there)
+        self._unwritten: dict[str, set[str]] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -85,8 +95,13 @@ class WriteBehindTaskStore(TaskStore):
         self._writer = None
 
     async def initialize(self) -> None:
-        """Create the table if it is missing."""
+        """Create the table, and the index conversations are read by, if they are missing."""
         await self._db.initialize()
+        model = self._db.task_model
+        name = f"ix_{model.__tablename__}_owner_context"
+        index = Index(name, model.owner, model.context_id, model.last_updated)
+        async with self._db.engine.begin() as connection:
+            await connection.run_sync(lambda sync: index.create(sync, checkfirst=True))
 
     def expect_new(self, task_id: str) -> None:
         """``task_id`` was generated just now: no store holds it, so reads need not ask."""
@@ -96,6 +111,7 @@ class WriteBehindTaskStore(TaskStore):
         entry = _Entry(self._db.owner_resolver(context), _copy(task), context)
         self._remember(task.id, (entry.owner, entry.task))
         self._dirty[task.id] = entry
+        self._unwritten.setdefault(task.context_id, set()).add(task.id)
         self._idle.clear()
         self._wake.set()
         if len(self._dirty) >= self._max_pending:
@@ -118,9 +134,36 @@ class WriteBehindTaskStore(TaskStore):
         await self.flush()
         return await self._db.list(params, context)
 
+    async def in_context(
+        self, context_id: str, context: ServerCallContext, limit: int
+    ) -> builtins.list[Task]:
+        """The caller's latest ``limit`` tasks of ``context_id``, oldest first (by status time)."""
+        owner = self._db.owner_resolver(context)
+        model = self._db.task_model
+        query = (
+            select(model)
+            .where(model.owner == owner, model.context_id == context_id)
+            .order_by(model.last_updated.desc())
+            .limit(limit)
+        )
+        try:
+            async with self._db.async_session_maker() as session:
+                rows = (await session.execute(query)).scalars().all()
+        except (SQLAlchemyError, OSError):
+            log.warning("cannot read the tasks of an A2A context", exc_info=True)
+            raise ServerError("The conversation's earlier turns cannot be read now; try again") from None
+        tasks = {task.id: task for task in map(self._db._from_orm, rows)}
+        for task_id in self._unwritten.get(context_id, ()):
+            entry = self._dirty.get(task_id) or self._writing.get(task_id)
+            if entry is not None and entry.owner == owner:
+                tasks[task_id] = _copy(entry.task)
+        return sorted(tasks.values(), key=_status_time)[-limit:]
+
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
-        self._dirty.pop(task_id, None)
+        entry = self._dirty.pop(task_id, None)
         self._recent.pop(task_id, None)
+        if entry is not None:
+            self._written(entry.task)
         await self._db.delete(task_id, context)
 
     async def flush(self) -> None:
@@ -146,16 +189,30 @@ class WriteBehindTaskStore(TaskStore):
             # Group commit: let the tasks finishing meanwhile join this transaction.
             await asyncio.sleep(self._linger)
             batch, self._dirty = self._dirty, {}
+            self._writing = batch
             try:
                 await self._write(list(batch.values()))
             except Exception:
                 log.exception("cannot write %d A2A tasks; retrying in %.1fs", len(batch), delay)
                 for task_id, entry in batch.items():
                     self._dirty.setdefault(task_id, entry)  # unless a newer state came meanwhile
+                self._writing = {}
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
             else:
+                self._writing = {}
+                for task_id, entry in batch.items():
+                    if task_id not in self._dirty:  # a newer state waits for the next batch
+                        self._written(entry.task)
                 delay = _RETRY_FIRST
+
+    def _written(self, task: Task) -> None:
+        """``task`` is in the database (or gone): a conversation read finds it there."""
+        ids = self._unwritten.get(task.context_id)
+        if ids is not None:
+            ids.discard(task.id)
+            if not ids:
+                del self._unwritten[task.context_id]
 
     async def _write(self, entries: Sequence[_Entry]) -> None:
         statement = self._upsert()
@@ -190,6 +247,11 @@ class WriteBehindTaskStore(TaskStore):
 def _row(mapper: Any, model: Any) -> dict[str, Any]:
     """An ORM object's values by column name (``task_metadata`` is the ``metadata`` column)."""
     return {prop.columns[0].key: getattr(model, prop.key) for prop in mapper.column_attrs}
+
+
+def _status_time(task: Task) -> tuple[int, int]:
+    stamp = task.status.timestamp
+    return stamp.seconds, stamp.nanos
 
 
 def _copy(task: Task) -> Task:
