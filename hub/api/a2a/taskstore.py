@@ -35,7 +35,7 @@ from typing import Any
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore, TaskStore
 from a2a.types.a2a_pb2 import ListTasksRequest, ListTasksResponse, Task
-from sqlalchemy import Index, inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -97,11 +97,13 @@ class WriteBehindTaskStore(TaskStore):
     async def initialize(self) -> None:
         """Create the table, and the index conversations are read by, if they are missing."""
         await self._db.initialize()
-        model = self._db.task_model
-        name = f"ix_{model.__tablename__}_owner_context"
-        index = Index(name, model.owner, model.context_id, model.last_updated)
+        table = self._db.task_model.__tablename__
+        # Plain DDL: SQLite and PostgreSQL both know IF NOT EXISTS, which also settles two hubs
+        # starting at once on one database.
+        columns = "(owner, context_id, last_updated)"
+        ddl = f"CREATE INDEX IF NOT EXISTS ix_{table}_owner_context ON {table} {columns}"
         async with self._db.engine.begin() as connection:
-            await connection.run_sync(lambda sync: index.create(sync, checkfirst=True))
+            await connection.execute(text(ddl))
 
     def expect_new(self, task_id: str) -> None:
         """``task_id`` was generated just now: no store holds it, so reads need not ask."""
