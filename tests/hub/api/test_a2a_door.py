@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from pydantic import ValidationError
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.client.client import Client
 from a2a.types.a2a_pb2 import (
@@ -32,6 +31,7 @@ from a2a.types.a2a_pb2 import (
 )
 from a2a.utils.constants import TransportProtocol
 from google.protobuf.json_format import MessageToDict
+from pydantic import ValidationError
 
 from hub.api.a2a import build_a2a
 from hub.api.openai import OpenAIFrontDoor
