@@ -141,6 +141,13 @@ class WriteBehindTaskStore(TaskStore):
     ) -> builtins.list[Task]:
         """The caller's latest ``limit`` tasks of ``context_id``, oldest first (by status time)."""
         owner = self._db.owner_resolver(context)
+        # What is not in the database yet, taken before reading it: a batch the writer commits
+        # while the query runs may be missing from the query's snapshot, and it leaves these maps.
+        pending: list[Task] = []
+        for task_id in self._unwritten.get(context_id, ()):
+            entry = self._dirty.get(task_id) or self._writing.get(task_id)
+            if entry is not None and entry.owner == owner:
+                pending.append(_copy(entry.task))
         model = self._db.task_model
         query = (
             select(model)
@@ -155,10 +162,7 @@ class WriteBehindTaskStore(TaskStore):
             log.warning("cannot read the tasks of an A2A context", exc_info=True)
             raise ServerError("The conversation's earlier turns cannot be read now; try again") from None
         tasks = {task.id: task for task in map(self._db._from_orm, rows)}
-        for task_id in self._unwritten.get(context_id, ()):
-            entry = self._dirty.get(task_id) or self._writing.get(task_id)
-            if entry is not None and entry.owner == owner:
-                tasks[task_id] = _copy(entry.task)
+        tasks.update((task.id, task) for task in pending)
         return sorted(tasks.values(), key=_status_time)[-limit:]
 
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
