@@ -84,7 +84,8 @@ async def client_for(http: httpx.AsyncClient, url: str, binding: str, streaming:
     return ClientFactory(config).create(card)
 
 
-def user(text: str, context_id: str = "", task_id: str = "", **metadata: str) -> Message:
+def user(text: str, context_id: str = "", task_id: str = "", model: str | None = "talker") -> Message:
+    """A message to the router agent naming ``model`` (None: a generic peer's, naming none)."""
     message = Message(
         message_id=uuid.uuid4().hex,
         role=Role.ROLE_USER,
@@ -92,8 +93,8 @@ def user(text: str, context_id: str = "", task_id: str = "", **metadata: str) ->
         context_id=context_id,
         task_id=task_id,
     )
-    if metadata:
-        message.metadata.update(metadata)
+    if model is not None:
+        message.metadata.update({"hub.model": model})
     return message
 
 
@@ -138,7 +139,7 @@ async def test_a_generic_peer_is_answered_by_the_default_chat_model(
     card = await A2ACardResolver(http, hub.url).get_agent_card()
     assert "goes to the chat model 'talker' (a2a.default_model)" in card.description
     client = await client_for(http, hub.url, binding, streaming)
-    task = task_of(await send(client, user("hello, whoever you are")))  # no hub.model anywhere
+    task = task_of(await send(client, user("hello, whoever you are", model=None)))
     assert task.status.state == TaskState.TASK_STATE_COMPLETED
     assert MessageToDict(task.metadata)["model"] == "talker"
     assert upstream.stats()["last_body"]["model"] == "talker"
@@ -151,7 +152,7 @@ async def test_without_a_chat_model_a_generic_peer_is_told_which_setting(
     with run_hub(config, tmp_path) as only_embeddings:
         client = await client_for(http, only_embeddings.url, TransportProtocol.JSONRPC.value, False)
         with pytest.raises(A2AError) as refused:
-            await send(client, user("hello"))
+            await send(client, user("hello", model=None))
     text = str(refused.value)
     assert "a2a.default_model" in text and "hub.model" in text and "embedder" in text
 
@@ -170,7 +171,7 @@ async def test_messages_in_one_context_form_a_conversation(
     assert sent_messages(upstream) == said("my name is Ada", "what is my name?")
     # Another model in the same context, through its own agent: the same conversation.
     other = await client_for(http, f"{hub.url}/agents/other/", binding, streaming)
-    await send(other, user("and now?", context))
+    await send(other, user("and now?", context, model=None))
     assert sent_messages(upstream) == said("my name is Ada", "what is my name?", "and now?")
     # A message in no context starts afresh.
     await send(client, user("who am I?"))
