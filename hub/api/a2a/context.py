@@ -5,7 +5,9 @@ door notes which agent the request reached (the router, or one model's agent) an
 asked for a stream. The request context (one per message) is built by ``CallBuilder`` before the SDK
 creates any task: the message is turned into a ``Call`` there, so a message the hub cannot serve
 (unknown model, missing field, a part the model cannot take) is refused with the binding's own error
-and leaves no task behind.
+and leaves no task behind. A message to the router agent that names no model goes to its default
+(``defaults``); a chat message in a context the caller named is sent with the context's earlier
+turns (``conversation``).
 """
 
 from __future__ import annotations
@@ -111,7 +113,14 @@ class CallBuilder(RequestContextBuilder):
                     assert self._feedback is not None
                     request.rated = await self._feedback[1](params, context.state.get(IDENTITY, ANONYMOUS))
                 else:
-                    request.call = await self._call(context, params, request.task_id, request.context_id)
+                    model, operation = self._target(context, params)
+                    history: list[ChatMessage] = []
+                    named = params.message.context_id  # one the hub makes for this message is new
+                    if named and self._history is not None and operation is Operation.CHAT:
+                        history = await self._history.messages(named, context)
+                    request.call = self._call(
+                        context, params, model, operation, history, request.task_id, request.context_id
+                    )
             except HubError as error:
                 raise request_error(error) from None
             if task_id is None and request.task_id:
@@ -122,22 +131,25 @@ class CallBuilder(RequestContextBuilder):
         router = context.state.get(AGENT) is None  # feedback is the router agent's skill
         return router and self._feedback is not None and self._feedback[0](params)
 
-    async def _call(
+    def _target(self, context: ServerCallContext, params: SendMessageRequest) -> tuple[str, Operation]:
+        model = self._model(context.state.get(AGENT), params, context.state.get(IDENTITY, ANONYMOUS))
+        return model, self._registry.get(model).settings.task
+
+    def _call(
         self,
         context: ServerCallContext,
         params: SendMessageRequest,
+        model: str,
+        operation: Operation,
+        history: list[ChatMessage],
         task_id: str | None = None,
         context_id: str | None = None,
     ) -> Call:
-        model = self._model(context.state.get(AGENT), params, context.state.get(IDENTITY, ANONYMOUS))
-        entry = self._registry.get(model)
-        operation = entry.settings.task
         # The backend streams when someone can watch the task grow: a stream, or a task handed back
         # at once (returnImmediately) that the caller may poll or subscribe to.
         watched = _wants_stream(context) or params.configuration.return_immediately
         streaming = watched and OPERATIONS[operation].streams
         accepted = list(params.configuration.accepted_output_modes)
-        history = await self._earlier_turns(operation, params, context)
         payload = parts.payload(operation, model, params.message, accepted, streaming, history)
         validate_request(OPERATIONS[operation], payload)
         headers: Mapping[str, str] = context.state.get("headers") or {}
@@ -154,16 +166,6 @@ class CallBuilder(RequestContextBuilder):
             session_id=context_id or None,
             span_attributes=_task_attributes(task_id, context_id),
         )
-
-    async def _earlier_turns(
-        self, operation: Operation, params: SendMessageRequest, context: ServerCallContext
-    ) -> list[ChatMessage]:
-        """The conversation so far, for a chat model, when the caller named a context it had used.
-        A context the hub generated for this message is new: nothing to read."""
-        context_id = params.message.context_id
-        if self._history is None or operation is not Operation.CHAT or not context_id:
-            return []
-        return await self._history.messages(context_id, context)
 
     def _model(self, agent: str | None, params: SendMessageRequest, caller: Identity) -> str:
         named = _named_model(params.message) or _named_model(params)

@@ -110,10 +110,11 @@ class WriteBehindTaskStore(TaskStore):
         self._remember(task_id, None)
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
+        task_id = task.id  # read once: a protobuf field read costs about a dict operation
         entry = _Entry(self._db.owner_resolver(context), _copy(task), context)
-        self._remember(task.id, (entry.owner, entry.task))
-        self._dirty[task.id] = entry
-        self._unwritten.setdefault(task.context_id, set()).add(task.id)
+        self._remember(task_id, (entry.owner, entry.task))
+        self._dirty[task_id] = entry
+        self._unwritten.setdefault(task.context_id, set()).add(task_id)
         self._idle.clear()
         self._wake.set()
         if len(self._dirty) >= self._max_pending:
@@ -169,7 +170,7 @@ class WriteBehindTaskStore(TaskStore):
         entry = self._dirty.pop(task_id, None)
         self._recent.pop(task_id, None)
         if entry is not None:
-            self._written(entry.task)
+            self._written(task_id, entry.task.context_id)
         await self._db.delete(task_id, context)
 
     async def flush(self) -> None:
@@ -209,16 +210,16 @@ class WriteBehindTaskStore(TaskStore):
                 self._writing = {}
                 for task_id, entry in batch.items():
                     if task_id not in self._dirty:  # a newer state waits for the next batch
-                        self._written(entry.task)
+                        self._written(task_id, entry.task.context_id)
                 delay = _RETRY_FIRST
 
-    def _written(self, task: Task) -> None:
-        """``task`` is in the database (or gone): a conversation read finds it there."""
-        ids = self._unwritten.get(task.context_id)
+    def _written(self, task_id: str, context_id: str) -> None:
+        """The task is in the database (or gone): a conversation read finds it there."""
+        ids = self._unwritten.get(context_id)
         if ids is not None:
-            ids.discard(task.id)
+            ids.discard(task_id)
             if not ids:
-                del self._unwritten[task.context_id]
+                del self._unwritten[context_id]
 
     async def _write(self, entries: Sequence[_Entry]) -> None:
         statement = self._upsert()
