@@ -35,6 +35,7 @@ from google.protobuf.json_format import MessageToDict
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
 from tests.support.jwt_issuer import Issuer, serve_jwks
+from tests.support.postgres import postgres_database
 
 pytestmark = pytest.mark.anyio
 
@@ -195,14 +196,23 @@ async def test_the_history_is_bounded_by_turns_and_characters(
         assert sent_messages(upstream) == said("t6")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'kept.db'}"
+        return
+    async with postgres_database() as url:
+        yield url
+
+
 async def test_a_conversation_outlives_its_hub(
-    upstream: FakeUpstream, tmp_path: Path, http: httpx.AsyncClient
+    upstream: FakeUpstream, store_url: str, tmp_path: Path, http: httpx.AsyncClient
 ) -> None:
-    config = {"store": {"url": f"sqlite+aiosqlite:///{tmp_path / 'kept.db'}"}, "models": pool(upstream)}
+    config = {"store": {"url": store_url}, "models": pool(upstream)}
     with run_hub(config, tmp_path) as first:
         client = await client_for(http, first.url, TransportProtocol.JSONRPC.value, False)
         context = task_of(await send(client, user("remember the number 42"))).context_id
-    with run_hub(config, tmp_path) as second:
+    with run_hub(config, tmp_path) as second:  # the first one wrote its tasks as it stopped
         client = await client_for(http, second.url, TransportProtocol.HTTP_JSON.value, True)
         await send(client, user("which number?", context))
     assert sent_messages(upstream) == said("remember the number 42", "which number?")
