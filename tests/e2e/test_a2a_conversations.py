@@ -270,3 +270,23 @@ async def test_a_context_belongs_to_the_caller_who_started_it(
             assert [t.id for t in listed.tasks] == [taken.id]
             with pytest.raises(A2AError):
                 await mallory.get_task(GetTaskRequest(id=started.id))
+
+
+async def test_a_context_id_longer_than_the_store_holds_is_refused(
+    upstream: FakeUpstream, tmp_path: Path, http: httpx.AsyncClient
+) -> None:
+    """PostgreSQL refuses a context id over 36 characters: taken, it would fail every batch of task
+    writes it joined, forever. It is the request's error instead, on every path."""
+    async with postgres_database() as url:
+        with run_hub({"store": {"url": url}, "models": pool(upstream)}, tmp_path) as hub:
+            for binding in BINDINGS:
+                for streaming in (False, True):
+                    client = await client_for(http, hub.url, binding, streaming)
+                    with pytest.raises(A2AError) as refused:
+                        await send(client, user("hi", "c" * 37))
+                    assert "contextId is at most 36 characters" in str(refused.value)
+            client = await client_for(http, hub.url, TransportProtocol.JSONRPC.value, False)
+            kept = task_of(await send(client, user("hi", "c" * 36)))
+            with anyio.fail_after(10):  # listing waits for the task writes
+                listed = await client.list_tasks(ListTasksRequest())
+            assert [t.id for t in listed.tasks] == [kept.id]

@@ -35,6 +35,10 @@ from hub.tasks import OPERATIONS, bounded_model_name, validate_request
 # The message (or request) metadata key that names the model the router agent should use.
 MODEL_KEY = "hub.model"
 
+# The task store's context_id column holds 36 characters (a UUID, as the hub makes them); PostgreSQL
+# refuses a longer value, which would fail the whole batch of task writes it came in.
+MAX_CONTEXT_ID = 36
+
 AGENT = "hub.agent"  # state key: the model of a per-model agent; None for the router agent
 IDENTITY = "hub.identity"  # state key: the caller, as the door's auth layer identified it
 CLIENT = "hub.client"  # state key: the caller's IP (whose trace context the tracing stage may join)
@@ -109,6 +113,11 @@ class CallBuilder(RequestContextBuilder):
         )
         if params is not None:
             try:
+                if len(params.message.context_id) > MAX_CONTEXT_ID:
+                    raise BadRequest(
+                        f"A contextId is at most {MAX_CONTEXT_ID} characters (a UUID, as the hub makes them)",
+                        param="contextId",
+                    )
                 if self._is_feedback(context, params):
                     assert self._feedback is not None
                     request.rated = await self._feedback[1](params, context.state.get(IDENTITY, ANONYMOUS))
