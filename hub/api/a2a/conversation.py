@@ -13,20 +13,24 @@ until the rest hold at most ``max_chars`` characters (a turn is kept whole or no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from a2a.server.context import ServerCallContext
-from a2a.types.a2a_pb2 import Message, Role, Task, TaskState
+from a2a.types.a2a_pb2 import Role, TaskState
 
 from hub.api.a2a.parts import ANSWER_ARTIFACT
+from hub.api.a2a.taskstore import StoredTask
 
 ChatMessage = dict[str, str]
 
+_COMPLETED = TaskState.Name(TaskState.TASK_STATE_COMPLETED)
+_USER = Role.Name(Role.ROLE_USER)
+
 
 class ContextTasks(Protocol):
-    async def in_context(self, context_id: str, context: ServerCallContext, limit: int) -> list[Task]:
+    async def in_context(self, context_id: str, context: ServerCallContext, limit: int) -> list[StoredTask]:
         """The caller's latest ``limit`` tasks of ``context_id``, oldest first."""
         ...
 
@@ -45,33 +49,36 @@ class History:
         return _bounded([pair for pair in found if pair is not None], self.max_chars)
 
 
-def turn(task: Task) -> tuple[str, str] | None:
+def turn(task: StoredTask) -> tuple[str, str] | None:
     """(the caller's words, the answer) of a task that completed with a text answer; else None."""
-    if task.status.state != TaskState.TASK_STATE_COMPLETED:
+    if task.status.get("state") != _COMPLETED:
         return None
-    asked = "\n".join(filter(None, (_words(m) for m in task.history if m.role == Role.ROLE_USER)))
+    asked = "\n".join(filter(None, (_words(m) for m in task.history if m.get("role") == _USER)))
     answered = "".join(
-        part.text
+        _text(part)
         for artifact in task.artifacts
-        if artifact.name == ANSWER_ARTIFACT
-        for part in artifact.parts
-        if part.WhichOneof("content") == "text"
+        if artifact.get("name") == ANSWER_ARTIFACT
+        for part in artifact.get("parts", ())
     )
     return (asked, answered) if asked and answered else None
 
 
-def _words(message: Message) -> str:
+def _words(message: Mapping[str, Any]) -> str:
+    """The message's text parts, else the ``prompt`` of its data part (as ``parts.payload`` reads it)."""
     texts: list[str] = []
     prompt = ""
-    for part in message.parts:
-        kind = part.WhichOneof("content")
-        if kind == "text":
-            texts.append(part.text)
-        elif kind == "data" and part.data.WhichOneof("kind") == "struct_value":
-            value = part.data.struct_value.fields.get("prompt")
-            if value is not None and value.WhichOneof("kind") == "string_value":
-                prompt = value.string_value
+    for part in message.get("parts", ()):
+        data = part.get("data")
+        if "text" in part:
+            texts.append(_text(part))
+        elif isinstance(data, dict) and isinstance(data.get("prompt"), str):
+            prompt = data["prompt"]
     return "\n".join(texts) or prompt
+
+
+def _text(part: Mapping[str, Any]) -> str:
+    text = part.get("text", "")
+    return text if isinstance(text, str) else ""
 
 
 def _bounded(pairs: Sequence[tuple[str, str]], max_chars: int) -> list[ChatMessage]:

@@ -30,11 +30,13 @@ import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore, TaskStore
 from a2a.types.a2a_pb2 import ListTasksRequest, ListTasksResponse, Task
+from google.protobuf.json_format import MessageToDict
 from sqlalchemy import inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,6 +47,32 @@ log = logging.getLogger("hub.a2a.store")
 
 _RETRY_FIRST, _RETRY_MAX = 0.1, 5.0  # seconds between attempts while the database fails
 _UPSERTS: Mapping[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+_NEVER = datetime.min
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTask:
+    """A task as the table holds it: protobuf's JSON of its status, artifacts and history."""
+
+    id: str
+    updated: datetime  # the status time, naive UTC (the table's ``last_updated``)
+    status: Mapping[str, Any]
+    artifacts: Sequence[Mapping[str, Any]]
+    history: Sequence[Mapping[str, Any]]
+
+    @classmethod
+    def of(cls, task: Task) -> StoredTask:
+        stamp = task.status.timestamp
+        updated = stamp.ToDatetime() if task.status.HasField("timestamp") else _NEVER
+        return cls(
+            task.id,
+            updated,
+            MessageToDict(task.status),
+            [MessageToDict(artifact) for artifact in task.artifacts],
+            [MessageToDict(message) for message in task.history],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,16 +167,18 @@ class WriteBehindTaskStore(TaskStore):
 
     async def in_context(
         self, context_id: str, context: ServerCallContext, limit: int
-    ) -> builtins.list[Task]:
-        """The caller's latest ``limit`` tasks of ``context_id``, oldest first (by status time)."""
+    ) -> builtins.list[StoredTask]:
+        """The caller's latest ``limit`` tasks of ``context_id``, oldest first (by status time), as
+        the JSON the table holds: a reader of a few fields is spared protobuf's parsing of whole
+        tasks (~0.3 ms each, measured, most of a 20-task read)."""
         owner = self._db.owner_resolver(context)
         # What is not in the database yet, taken before reading it: a batch the writer commits
         # while the query runs may be missing from the query's snapshot, and it leaves these maps.
-        pending: list[Task] = []
+        pending: dict[str, StoredTask] = {}
         for task_id in self._unwritten.get(context_id, ()):
             entry = self._dirty.get(task_id) or self._writing.get(task_id)
             if entry is not None and entry.owner == owner:
-                pending.append(_copy(entry.task))
+                pending[task_id] = StoredTask.of(entry.task)
         model = self._db.task_model
         query = (
             select(model)
@@ -162,9 +192,15 @@ class WriteBehindTaskStore(TaskStore):
         except (SQLAlchemyError, OSError):
             log.warning("cannot read the tasks of an A2A context", exc_info=True)
             raise ServerError("The conversation's earlier turns cannot be read now; try again") from None
-        tasks = {task.id: task for task in map(self._db._from_orm, rows)}
-        tasks.update((task.id, task) for task in pending)
-        return sorted(tasks.values(), key=_status_time)[-limit:]
+        found = {row.id: self._stored(row) for row in rows if row.id not in pending}
+        found.update(pending)
+        return sorted(found.values(), key=lambda task: task.updated)[-limit:]
+
+    def _stored(self, row: Any) -> StoredTask:
+        if row.protocol_version != "1.0":  # an older layout: the SDK's own reading of it
+            return StoredTask.of(self._db._from_orm(row))
+        updated = row.last_updated or _NEVER
+        return StoredTask(row.id, updated, row.status or {}, row.artifacts or (), row.history or ())
 
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
         entry = self._dirty.pop(task_id, None)
@@ -254,11 +290,6 @@ class WriteBehindTaskStore(TaskStore):
 def _row(mapper: Any, model: Any) -> dict[str, Any]:
     """An ORM object's values by column name (``task_metadata`` is the ``metadata`` column)."""
     return {prop.columns[0].key: getattr(model, prop.key) for prop in mapper.column_attrs}
-
-
-def _status_time(task: Task) -> tuple[int, int]:
-    stamp = task.status.timestamp
-    return stamp.seconds, stamp.nanos
 
 
 def _copy(task: Task) -> Task:

@@ -8,16 +8,19 @@ from a2a.types.a2a_pb2 import Artifact, Message, Part, Role, Task, TaskState, Ta
 from google.protobuf.struct_pb2 import Value
 
 from hub.api.a2a.conversation import History, turn
+from hub.api.a2a.taskstore import StoredTask
 
 pytestmark = pytest.mark.anyio
 
 
-def task(asked: Part, answer: str | None = "ok", state: TaskState = TaskState.TASK_STATE_COMPLETED) -> Task:
+def task(
+    asked: Part, answer: str | None = "ok", state: TaskState = TaskState.TASK_STATE_COMPLETED
+) -> StoredTask:
     done = Task(id="t", context_id="c", status=TaskStatus(state=state))
     done.history.append(Message(message_id="m", role=Role.ROLE_USER, parts=[asked]))
     if answer is not None:
         done.artifacts.append(Artifact(artifact_id="a", name="answer", parts=[Part(text=answer)]))
-    return done
+    return StoredTask.of(done)
 
 
 def prompt_part(prompt: str) -> Part:
@@ -33,16 +36,16 @@ def test_a_turn_is_a_completed_task_with_words_and_a_text_answer() -> None:
     assert turn(task(Part(text="hi"), state=TaskState.TASK_STATE_FAILED)) is None
     assert turn(task(Part(text="hi"), answer=None)) is None
     feedback = task(Part(text="hi"))
-    feedback.artifacts[0].name = "feedback"
+    feedback.artifacts[0]["name"] = "feedback"  # the router's feedback skill answers with data
     assert turn(feedback) is None
 
 
 class Tasks:
-    def __init__(self, *tasks: Task) -> None:
+    def __init__(self, *tasks: StoredTask) -> None:
         self.tasks = list(tasks)
         self.limits: list[int] = []
 
-    async def in_context(self, context_id: str, context: ServerCallContext, limit: int) -> list[Task]:
+    async def in_context(self, context_id: str, context: ServerCallContext, limit: int) -> list[StoredTask]:
         self.limits.append(limit)
         return self.tasks[-limit:]
 
