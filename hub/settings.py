@@ -233,7 +233,9 @@ class Settings(_Strict):
         if task is None:
             raise ValueError(f"a2a.default_model: no model named '{name}' in the pool")
         if task is not Operation.CHAT:
-            raise ValueError(f"a2a.default_model: '{name}' serves the {task.value} task; it must be a chat model")
+            raise ValueError(
+                f"a2a.default_model: '{name}' serves the {task.value} task; it must be a chat model"
+            )
         return self
 
 
