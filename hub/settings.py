@@ -263,7 +263,20 @@ class MCPSettings(_Strict):
 class A2ASettings(_Strict):
     enabled: bool = True
     public_url: str | None = Field(None, description="base URL advertised in agent cards")
-    default_model: str | None = Field(None, description="model the router agent uses without metadata")
+    default_model: str | None = Field(
+        None,
+        description="chat model the router agent runs for a message whose metadata names none; "
+        "default: the pool's first chat model the caller may use",
+    )
+    history_turns: int = Field(
+        20, ge=0, le=200, description="earlier turns of a contextId passed to a chat model (0: none)"
+    )
+    history_max_chars: int = Field(
+        32_000,
+        ge=0,
+        le=1_000_000,
+        description="characters of earlier turns passed at most; the oldest turns are left out first",
+    )
     card_max_age: int = Field(300, ge=0, description="Cache-Control max-age of agent cards, seconds")
     push_notifications: bool = Field(True, description="accept webhooks for task updates")
     push_allowed_networks: tuple[str, ...] = Field(
@@ -354,8 +367,14 @@ def _after_validation(settings: Settings) -> list[tuple[str, str]]:
 
     problems = []
     default = settings.a2a.default_model
-    if settings.a2a.enabled and default is not None and default not in {m.name for m in settings.models}:
+    task = next((m.task for m in settings.models if m.name == default), None)
+    if settings.a2a.enabled and default is not None and task is None:
         problems.append(("a2a.default_model", f"no model named '{default}' in the pool"))
+    elif settings.a2a.enabled and task is not None and task is not Operation.CHAT:
+        # A generic A2A peer sends words and expects words back, in a conversation: only a chat
+        # model answers that way.
+        problem = f"'{default}' serves the {task.value} task; it must be a chat model"
+        problems.append(("a2a.default_model", problem))
     try:
         make_url(settings.store.url)
     except ArgumentError:  # not echoed: a database URL may carry a password

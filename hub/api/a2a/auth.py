@@ -21,6 +21,7 @@ import orjson
 from hub.api.a2a.caller import HubUser, identity_of
 from hub.api.a2a.cards import CARD_PATH
 from hub.api.a2a.context import MODEL_KEY
+from hub.api.a2a.defaults import RouterDefault
 from hub.api.asgi import JSON_HEADERS, ASGIApp, Receive, Scope, Send, request_headers, send_bytes
 from hub.auth.access import Access
 from hub.auth.errors import MissingCredentials, NotPermitted, unauthorized
@@ -99,11 +100,11 @@ class Gate:
     ``extended_card``: the door serves one (only with auth configured; else the SDK says unsupported)."""
 
     def __init__(
-        self, access: Access, model: str | None, default_model: str | None, extended_card: bool
+        self, access: Access, model: str | None, default: RouterDefault, extended_card: bool
     ) -> None:
         self._access = access
         self._model = model
-        self._default = default_model
+        self._default = default
         self._extended_card = extended_card
 
     def check(self, scope: Scope, route: str, document: Any, jsonrpc: bool) -> HubError | None:
@@ -120,7 +121,7 @@ class Gate:
             challenge = self._access.rules("a2a").challenge
             return unauthorized(MissingCredentials, "The extended agent card needs authentication", challenge)
         if message and self._model is None:
-            model = named_model(params) or self._default
+            model = named_model(params) or self._default.for_caller(identity)
             if model is not None and not self._access.visible(identity, model):
                 return NotPermitted(model)
         return None

@@ -26,6 +26,7 @@ from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, Tran
 import hub
 from hub.api.a2a import parts
 from hub.api.a2a.context import MODEL_KEY
+from hub.api.a2a.defaults import DEFAULT_SETTING, RouterDefault
 from hub.api.a2a.security import Security
 from hub.registry import ModelEntry, Registry
 
@@ -88,12 +89,19 @@ def router_card(
     push: bool,
     security: Security | None = None,
     hub_skills: Sequence[AgentSkill] = (),
+    default: str | None = None,
 ) -> AgentCard:
-    """``hub_skills``: the hub's own skills (feedback), after the models', for every caller."""
+    """``hub_skills``: the hub's own skills (feedback), after the models', for every caller.
+    ``default``: the model a message that names none goes to (``hub.api.a2a.defaults``)."""
     entries = list(registry)
+    if default is not None:
+        fallback = f"a message that names none goes to the chat model '{default}' ({DEFAULT_SETTING})"
+    else:
+        fallback = "a message that names none is refused: no chat model is available to you"
     description = (
         "Hub routes each message to one model of its pool. Name the model in the message metadata "
-        f"key '{MODEL_KEY}' (a skill id below); each model is also an agent of its own at "
+        f"key '{MODEL_KEY}' (a skill id below); {fallback}. Messages in one contextId form a "
+        "conversation: chat models see its earlier turns. Each model is also an agent of its own at "
         f"{base}{AGENTS_PATH}/<model>/."
     )
     return _card("Hub", description, router_url(base), entries, base, push, security, hub_skills)
@@ -147,11 +155,14 @@ class AgentCards:
         push: bool,
         security: Security | None,
         hub_skills: Sequence[AgentSkill] = (),
+        default: RouterDefault | None = None,
     ) -> None:
         self._entries = {entry.name: entry for entry in registry}
         self._base, self._push, self._security = base, push, security
         self._hub_skills = tuple(hub_skills)  # the router's own skills (feedback), listed for everyone
-        self.router = router_card(registry, base, push, security, self._hub_skills)
+        self._default = default or RouterDefault(registry, None, lambda identity, model: True)
+        everything = self._default.among(self._entries)
+        self.router = router_card(registry, base, push, security, self._hub_skills, everything)
         self.models = {name: model_card(e, base, push, security) for name, e in self._entries.items()}
         self._variants: dict[frozenset[str], AgentCard] = {}
 
@@ -160,7 +171,8 @@ class AgentCards:
         card = self._variants.get(visible)
         if card is None:
             entries = [e for name, e in self._entries.items() if name in visible]
-            card = router_card(entries, self._base, self._push, self._security, self._hub_skills)
+            default = self._default.among(visible)
+            card = router_card(entries, self._base, self._push, self._security, self._hub_skills, default)
             if len(self._variants) >= self._MAX_VARIANTS:
                 self._variants.clear()
             self._variants[visible] = card

@@ -5,7 +5,9 @@ door notes which agent the request reached (the router, or one model's agent) an
 asked for a stream. The request context (one per message) is built by ``CallBuilder`` before the SDK
 creates any task: the message is turned into a ``Call`` there, so a message the hub cannot serve
 (unknown model, missing field, a part the model cannot take) is refused with the binding's own error
-and leaves no task behind.
+and leaves no task behind. A message to the router agent that names no model goes to its default
+(``defaults``); a chat message in a context the caller named is sent with the context's earlier
+turns (``conversation``).
 """
 
 from __future__ import annotations
@@ -22,14 +24,20 @@ from starlette.requests import Request
 
 from hub.api.a2a import parts
 from hub.api.a2a.caller import identity_of
+from hub.api.a2a.conversation import ChatMessage, History
+from hub.api.a2a.defaults import DEFAULT_SETTING, RouterDefault
 from hub.api.a2a.errors import request_error
-from hub.call import ANONYMOUS, Call, Identity
+from hub.call import ANONYMOUS, Call, Identity, Operation
 from hub.errors import BadRequest, HubError
 from hub.registry import Registry
 from hub.tasks import OPERATIONS, bounded_model_name, validate_request
 
 # The message (or request) metadata key that names the model the router agent should use.
 MODEL_KEY = "hub.model"
+
+# The task store's context_id column holds 36 characters (a UUID, as the hub makes them); PostgreSQL
+# refuses a longer value, which would fail the whole batch of task writes it came in.
+MAX_CONTEXT_ID = 36
 
 AGENT = "hub.agent"  # state key: the model of a per-model agent; None for the router agent
 IDENTITY = "hub.identity"  # state key: the caller, as the door's auth layer identified it
@@ -74,20 +82,23 @@ class CallBuilder(RequestContextBuilder):
     def __init__(
         self,
         registry: Registry,
-        default_model: str | None,
+        default: RouterDefault,
         request_timeout: float,
         new_task: Callable[[str], None] = lambda task_id: None,
         visible: Callable[[Identity, str], bool] = lambda identity, model: True,
         feedback: tuple[Wants, Rate] | None = None,
+        history: History | None = None,
     ) -> None:
         """``feedback``: the router agent's feedback skill, for messages that take the SDK's path
-        (streamed, or handed back at once); a blocking send is served by ``fastpath``."""
+        (streamed, or handed back at once); a blocking send is served by ``fastpath``.
+        ``history``: the earlier turns of a conversation, for chat models (None: none)."""
         self._registry = registry
         self._visible = visible  # which models a caller may hear about (hub.auth)
-        self._default_model = default_model
+        self._default = default
         self._timeout = request_timeout
         self._new_task = new_task  # told each task id generated here (no store can hold it yet)
         self._feedback = feedback
+        self._history = history
 
     async def build(
         self,
@@ -102,11 +113,23 @@ class CallBuilder(RequestContextBuilder):
         )
         if params is not None:
             try:
+                if len(params.message.context_id) > MAX_CONTEXT_ID:
+                    raise BadRequest(
+                        f"A contextId is at most {MAX_CONTEXT_ID} characters (a UUID, as the hub makes them)",
+                        param="contextId",
+                    )
                 if self._is_feedback(context, params):
                     assert self._feedback is not None
                     request.rated = await self._feedback[1](params, context.state.get(IDENTITY, ANONYMOUS))
                 else:
-                    request.call = self._call(context, params, request.task_id, request.context_id)
+                    model, operation = self._target(context, params)
+                    history: list[ChatMessage] = []
+                    named = params.message.context_id  # one the hub makes for this message is new
+                    if named and self._history is not None and operation is Operation.CHAT:
+                        history = await self._history.messages(named, context)
+                    request.call = self._call(
+                        context, params, model, operation, history, request.task_id, request.context_id
+                    )
             except HubError as error:
                 raise request_error(error) from None
             if task_id is None and request.task_id:
@@ -117,22 +140,26 @@ class CallBuilder(RequestContextBuilder):
         router = context.state.get(AGENT) is None  # feedback is the router agent's skill
         return router and self._feedback is not None and self._feedback[0](params)
 
+    def _target(self, context: ServerCallContext, params: SendMessageRequest) -> tuple[str, Operation]:
+        model = self._model(context.state.get(AGENT), params, context.state.get(IDENTITY, ANONYMOUS))
+        return model, self._registry.get(model).settings.task
+
     def _call(
         self,
         context: ServerCallContext,
         params: SendMessageRequest,
+        model: str,
+        operation: Operation,
+        history: list[ChatMessage],
         task_id: str | None = None,
         context_id: str | None = None,
     ) -> Call:
-        model = self._model(context.state.get(AGENT), params, context.state.get(IDENTITY, ANONYMOUS))
-        entry = self._registry.get(model)
-        operation = entry.settings.task
         # The backend streams when someone can watch the task grow: a stream, or a task handed back
         # at once (returnImmediately) that the caller may poll or subscribe to.
         watched = _wants_stream(context) or params.configuration.return_immediately
         streaming = watched and OPERATIONS[operation].streams
         accepted = list(params.configuration.accepted_output_modes)
-        payload = parts.payload(operation, model, params.message, accepted, streaming)
+        payload = parts.payload(operation, model, params.message, accepted, streaming, history)
         validate_request(OPERATIONS[operation], payload)
         headers: Mapping[str, str] = context.state.get("headers") or {}
         return Call(
@@ -157,11 +184,13 @@ class CallBuilder(RequestContextBuilder):
                     f"This agent serves the model '{agent}'; the metadata names '{named}'", param=MODEL_KEY
                 )
             return agent
-        model = named or self._default_model
+        model = named or self._default.for_caller(caller)
         if model is None:
-            names = ", ".join(e.name for e in self._registry if self._visible(caller, e.name))
+            names = ", ".join(e.name for e in self._registry if self._visible(caller, e.name)) or "none"
             raise BadRequest(
-                f"Name the model in the message metadata key '{MODEL_KEY}' (one of: {names})",
+                f"No chat model can answer a message that names no model ({DEFAULT_SETTING} is not set "
+                f"and this hub has no chat model for you): name one in the message metadata key "
+                f"'{MODEL_KEY}' (one of: {names})",
                 param=MODEL_KEY,
             )
         return model

@@ -27,6 +27,8 @@ from hub.api.a2a.auth import A2AAuth, Gate
 from hub.api.a2a.cardroute import CardEndpoint, CardFor
 from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH, ROUTER_PATH, AgentCards
 from hub.api.a2a.context import AGENT, IDENTITY, CallBuilder
+from hub.api.a2a.conversation import History
+from hub.api.a2a.defaults import RouterDefault
 from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.feedback import SKILL, FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
@@ -39,7 +41,6 @@ from hub.api.asgi import ASGIApp
 from hub.api.server import Lifespan, Mount
 from hub.auth.access import Access, open_access
 from hub.call import ANONYMOUS, Identity
-from hub.config_errors import invalid
 from hub.feedback import FeedbackService
 from hub.pipeline import Next
 from hub.registry import Registry
@@ -66,25 +67,25 @@ def build_a2a(
     """``feedback``: the router agent also has the feedback skill (``feedback``)."""
     a2a = settings.a2a
     access = access or open_access()
-    if a2a.default_model is not None and a2a.default_model not in {e.name for e in registry}:
-        problem = f"no model named '{a2a.default_model}' in the pool"
-        raise invalid(settings.source, [("a2a.default_model", problem)])
     base = a2a.public_url or _local_base(settings)
     tasks = WriteBehindTaskStore(DatabaseTaskStore(store.engine))
     push = _Push.build(a2a, store)
     security = declare(settings.auth)
     rating = None if feedback is None else FeedbackSkill(feedback, tasks)
-    cards = AgentCards(registry, base, push.configs is not None, security, () if rating is None else (SKILL,))
+    default = RouterDefault(registry, a2a.default_model, access.visible)
+    hub_skills = () if rating is None else (SKILL,)
+    cards = AgentCards(registry, base, push.configs is not None, security, hub_skills, default)
     router_for = _RouterFor(cards, access, [e.name for e in registry])
     handler = HubRequestHandler(
         pipeline=pipeline,
         calls=CallBuilder(
             registry,
-            a2a.default_model,
+            default,
             settings.server.request_timeout,
             tasks.expect_new,
             access.visible,
             feedback=None if rating is None else (rating.wants, rating.rate),
+            history=History(tasks, a2a.history_turns, a2a.history_max_chars),
         ),
         task_store=tasks,
         push_configs=push.configs,
@@ -100,7 +101,7 @@ def build_a2a(
 
     def guarded(card_for: CardFor, model: str | None, rpc_path: str) -> ASGIApp:
         app = agent_app(handler, CardEndpoint(card_for, cache, vary), model, rpc_path)
-        gate = Gate(access, model, a2a.default_model, extended_card=security is not None)
+        gate = Gate(access, model, default, extended_card=security is not None)
         paths = jsonrpc_paths(rpc_path)
         skill = rating if model is None else None  # feedback is the router agent's skill
         prefix = rpc_path.rstrip("/")

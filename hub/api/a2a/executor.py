@@ -37,7 +37,7 @@ from hub.tracing.reply import awaiting
 
 log = logging.getLogger("hub.a2a")
 
-ARTIFACT_NAME = "answer"
+ARTIFACT_NAME = parts.ANSWER_ARTIFACT
 FEEDBACK_ARTIFACT = "feedback"  # the feedback skill's answer (hub.api.a2a.feedback)
 TRACE_ID_KEY = "hub.trace_id"
 

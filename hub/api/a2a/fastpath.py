@@ -33,7 +33,7 @@ from google.protobuf.struct_pb2 import ListValue, Struct, Value
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from hub.api.a2a.context import AgentContextBuilder
+from hub.api.a2a.context import MAX_CONTEXT_ID, AgentContextBuilder
 from hub.api.a2a.feedback import FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.asgi import Scope, Send
@@ -164,6 +164,8 @@ def _message(value: Any) -> Message | None:
     context_id = value.get("contextId", "")
     if type(message_id) is not str or not message_id or type(context_id) is not str:
         return None
+    if len(context_id) > MAX_CONTEXT_ID:
+        return None  # the SDK's path refuses it (``CallBuilder``), feedback included
     if type(role) is not str or role not in _ROLES or type(parts) is not list or not parts:
         return None
     message = Message(message_id=message_id, context_id=context_id, role=_ROLES[role])

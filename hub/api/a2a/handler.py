@@ -8,17 +8,23 @@ queues, an event per step), which costs several times the model call itself on a
 ``on_message_send`` runs such a call to the end directly (``executor.finish``), stores the finished
 task once and notifies its webhook; everything else (streams, ``returnImmediately``, messages to an
 existing task, reads, cancels, subscriptions) is the SDK's own path, unchanged.
+
+A message to a finished task (completed, failed, canceled, rejected) is refused before the SDK reads
+it, with an error that says how to go on: a new message in the same ``contextId``, without
+``taskId`` (a conversation is the context's tasks, ``conversation``).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from a2a.server.context import ServerCallContext
+from a2a.server.events import Event
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.tasks import PushNotificationConfigStore, PushNotificationSender, TaskStore
-from a2a.types.a2a_pb2 import Message, SendMessageRequest, Task
-from a2a.utils.errors import InvalidParamsError
+from a2a.types.a2a_pb2 import Message, SendMessageRequest, Task, TaskState
+from a2a.utils.errors import InvalidParamsError, UnsupportedOperationError
 from a2a.utils.proto_utils import validate_proto_required_fields
 from a2a.utils.task import apply_history_length, validate_history_length
 
@@ -64,10 +70,41 @@ class HubRequestHandler(DefaultRequestHandler):
         self._push_policy = push_policy
 
     async def on_message_send(self, params: SendMessageRequest, context: ServerCallContext) -> Message | Task:
+        if params.message.task_id:
+            await self._refuse_finished(params, context)
         if params.configuration.return_immediately or params.message.task_id:
             answer: Message | Task = await super().on_message_send(params, context)
             return answer
         return apply_history_length(await self.run_new(params, context), params.configuration)
+
+    def on_message_send_stream(
+        self, params: SendMessageRequest, context: ServerCallContext
+    ) -> AsyncGenerator[Event, None]:
+        if params.message.task_id:
+            return self._continue_stream(params, context)
+        stream: AsyncGenerator[Event, None] = super().on_message_send_stream(params, context)
+        return stream
+
+    async def _continue_stream(
+        self, params: SendMessageRequest, context: ServerCallContext
+    ) -> AsyncGenerator[Event, None]:
+        await self._refuse_finished(params, context)
+        async for event in super().on_message_send_stream(params, context):
+            yield event
+
+    async def _refuse_finished(self, params: SendMessageRequest, context: ServerCallContext) -> None:
+        """A finished task takes no more messages: say how to continue (the SDK only says its state).
+        An unknown task, or another caller's, is left to the SDK (its "not found")."""
+        task = await self._tasks.get(params.message.task_id, context)
+        if task is None or task.status.state not in _FINISHED:
+            return
+        raise UnsupportedOperationError(
+            message=(
+                f"Task {task.id} is finished ({TaskState.Name(task.status.state)}) and takes no more "
+                f"messages. To continue the conversation, send a new message in the same contextId "
+                f"({task.context_id}) without a taskId: the model sees the context's earlier turns."
+            )
+        )
 
     async def run_new(self, params: SendMessageRequest, context: ServerCallContext) -> Task:
         """The direct path: a blocking message that starts a new task (no ``taskId``, no
@@ -92,6 +129,15 @@ class HubRequestHandler(DefaultRequestHandler):
             await self._webhooks.send_notification(task.id, task)
         return task
 
+
+_FINISHED = frozenset(
+    {
+        TaskState.TASK_STATE_COMPLETED,
+        TaskState.TASK_STATE_FAILED,
+        TaskState.TASK_STATE_CANCELED,
+        TaskState.TASK_STATE_REJECTED,
+    }
+)
 
 # The fields the A2A 1.0 proto marks REQUIRED in a SendMessageRequest (a unit test keeps this in step
 # with the installed SDK): checking them directly spares the SDK's generic walk over every field and

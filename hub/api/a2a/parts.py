@@ -26,6 +26,7 @@ from hub.schemas import SCHEMAS, TaskSchema
 
 TEXT = "text/plain"
 JSON = "application/json"
+ANSWER_ARTIFACT = "answer"  # the name of the artifact that holds a task's answer
 
 _INPUTS = (TEXT, JSON)
 # The argument that text parts fill, and the arguments that already give it.
@@ -69,10 +70,18 @@ def arguments_help(operation: Operation) -> str:
 
 
 def payload(
-    operation: Operation, model: str, message: Message, accepted: Sequence[str], streaming: bool
+    operation: Operation,
+    model: str,
+    message: Message,
+    accepted: Sequence[str],
+    streaming: bool,
+    history: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """The request the pipeline carries for this message; ``BadRequest`` naming the field, or
-    ``UnsupportedMediaType``, when the message cannot be served by this model."""
+    ``UnsupportedMediaType``, when the message cannot be served by this model.
+
+    ``history``: earlier turns of the conversation (chat messages), put between the system message
+    and this message's prompt. A message that gives ``messages`` carries its conversation itself."""
     _check_accepted(operation, model, accepted)
     texts, arguments = _read_parts(model, message)
     main, given = _MAIN[operation]
@@ -82,6 +91,9 @@ def payload(
         many = operation in (Operation.EMBED, Operation.CLASSIFY) and len(texts) > 1
         arguments[main] = texts if many else "\n".join(texts)
     body = schema(operation).payload(model, arguments)
+    if history and operation is Operation.CHAT and "messages" not in arguments:
+        *system, prompt = body["messages"]
+        body["messages"] = [*system, *history, prompt]
     if streaming:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

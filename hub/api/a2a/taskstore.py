@@ -11,7 +11,10 @@ path that costs more than the model call the task records. ``WriteBehindTaskStor
 * a read of a task this process wrote is answered from memory; any other read goes to the database,
   so another hub process sharing the database sees a task once it is written (tens of milliseconds);
 * a task id the SDK has just generated is known to be absent, so its reads skip the database;
-* listing first waits for queued writes, so a list is never older than a read.
+* listing first waits for queued writes, so a list is never older than a read;
+* a conversation's tasks (``in_context``) are read from the database and completed with the ones
+  this process has not written yet (kept by context), without waiting for the writer. An index on
+  (owner, context_id, last_updated) makes that read a range scan; it is created at start.
 
 Durability: a graceful stop (the lifespan) writes everything queued; a killed process loses what was
 queued in its last moments (at most ``linger`` plus one write of work). Memory is bounded: at
@@ -22,22 +25,54 @@ in memory.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore, TaskStore
 from a2a.types.a2a_pb2 import ListTasksRequest, ListTasksResponse, Task
-from sqlalchemy import inspect
+from google.protobuf.json_format import MessageToDict
+from sqlalchemy import inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.errors import ServerError
 
 log = logging.getLogger("hub.a2a.store")
 
 _RETRY_FIRST, _RETRY_MAX = 0.1, 5.0  # seconds between attempts while the database fails
 _UPSERTS: Mapping[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+_NEVER = datetime.min
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTask:
+    """A task as the table holds it: protobuf's JSON of its status, artifacts and history."""
+
+    id: str
+    updated: datetime  # the status time, naive UTC (the table's ``last_updated``)
+    status: Mapping[str, Any]
+    artifacts: Sequence[Mapping[str, Any]]
+    history: Sequence[Mapping[str, Any]]
+
+    @classmethod
+    def of(cls, task: Task) -> StoredTask:
+        stamp = task.status.timestamp
+        updated = stamp.ToDatetime() if task.status.HasField("timestamp") else _NEVER
+        return cls(
+            task.id,
+            updated,
+            MessageToDict(task.status),
+            [MessageToDict(artifact) for artifact in task.artifacts],
+            [MessageToDict(message) for message in task.history],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +103,9 @@ class WriteBehindTaskStore(TaskStore):
         # (owner, task): no context kept here, so thousands of entries add few objects for the GC.
         self._recent: OrderedDict[str, tuple[str, Task] | None] = OrderedDict()
         self._dirty: dict[str, _Entry] = {}  # queued for the writer, latest state only
+        self._writing: dict[str, _Entry] = {}  # the batch the writer is writing now
+        # context id -> ids of its tasks that are queued or being written (not yet readable there)
+        self._unwritten: dict[str, set[str]] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -85,17 +123,26 @@ class WriteBehindTaskStore(TaskStore):
         self._writer = None
 
     async def initialize(self) -> None:
-        """Create the table if it is missing."""
+        """Create the table, and the index conversations are read by, if they are missing."""
         await self._db.initialize()
+        table = self._db.task_model.__tablename__
+        # Plain DDL: SQLite and PostgreSQL both know IF NOT EXISTS, which also settles two hubs
+        # starting at once on one database.
+        columns = "(owner, context_id, last_updated)"
+        ddl = f"CREATE INDEX IF NOT EXISTS ix_{table}_owner_context ON {table} {columns}"
+        async with self._db.engine.begin() as connection:
+            await connection.execute(text(ddl))
 
     def expect_new(self, task_id: str) -> None:
         """``task_id`` was generated just now: no store holds it, so reads need not ask."""
         self._remember(task_id, None)
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
+        task_id = task.id  # read once: a protobuf field read costs about a dict operation
         entry = _Entry(self._db.owner_resolver(context), _copy(task), context)
-        self._remember(task.id, (entry.owner, entry.task))
-        self._dirty[task.id] = entry
+        self._remember(task_id, (entry.owner, entry.task))
+        self._dirty[task_id] = entry
+        self._unwritten.setdefault(task.context_id, set()).add(task_id)
         self._idle.clear()
         self._wake.set()
         if len(self._dirty) >= self._max_pending:
@@ -118,9 +165,48 @@ class WriteBehindTaskStore(TaskStore):
         await self.flush()
         return await self._db.list(params, context)
 
+    async def in_context(
+        self, context_id: str, context: ServerCallContext, limit: int
+    ) -> builtins.list[StoredTask]:
+        """The caller's latest ``limit`` tasks of ``context_id``, oldest first (by status time), as
+        the JSON the table holds: a reader of a few fields is spared protobuf's parsing of whole
+        tasks (~0.3 ms each, measured, most of a 20-task read)."""
+        owner = self._db.owner_resolver(context)
+        # What is not in the database yet, taken before reading it: a batch the writer commits
+        # while the query runs may be missing from the query's snapshot, and it leaves these maps.
+        pending: dict[str, StoredTask] = {}
+        for task_id in self._unwritten.get(context_id, ()):
+            entry = self._dirty.get(task_id) or self._writing.get(task_id)
+            if entry is not None and entry.owner == owner:
+                pending[task_id] = StoredTask.of(entry.task)
+        model = self._db.task_model
+        query = (
+            select(model)
+            .where(model.owner == owner, model.context_id == context_id)
+            .order_by(model.last_updated.desc())
+            .limit(limit)
+        )
+        try:
+            async with self._db.async_session_maker() as session:
+                rows = (await session.execute(query)).scalars().all()
+        except (SQLAlchemyError, OSError):
+            log.warning("cannot read the tasks of an A2A context", exc_info=True)
+            raise ServerError("The conversation's earlier turns cannot be read now; try again") from None
+        found = {row.id: self._stored(row) for row in rows if row.id not in pending}
+        found.update(pending)
+        return sorted(found.values(), key=lambda task: task.updated)[-limit:]
+
+    def _stored(self, row: Any) -> StoredTask:
+        if row.protocol_version != "1.0":  # an older layout: the SDK's own reading of it
+            return StoredTask.of(self._db._from_orm(row))
+        updated = row.last_updated or _NEVER
+        return StoredTask(row.id, updated, row.status or {}, row.artifacts or (), row.history or ())
+
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
-        self._dirty.pop(task_id, None)
+        entry = self._dirty.pop(task_id, None)
         self._recent.pop(task_id, None)
+        if entry is not None:
+            self._written(task_id, entry.task.context_id)
         await self._db.delete(task_id, context)
 
     async def flush(self) -> None:
@@ -146,16 +232,30 @@ class WriteBehindTaskStore(TaskStore):
             # Group commit: let the tasks finishing meanwhile join this transaction.
             await asyncio.sleep(self._linger)
             batch, self._dirty = self._dirty, {}
+            self._writing = batch
             try:
                 await self._write(list(batch.values()))
             except Exception:
                 log.exception("cannot write %d A2A tasks; retrying in %.1fs", len(batch), delay)
                 for task_id, entry in batch.items():
                     self._dirty.setdefault(task_id, entry)  # unless a newer state came meanwhile
+                self._writing = {}
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
             else:
+                self._writing = {}
+                for task_id, entry in batch.items():
+                    if task_id not in self._dirty:  # a newer state waits for the next batch
+                        self._written(task_id, entry.task.context_id)
                 delay = _RETRY_FIRST
+
+    def _written(self, task_id: str, context_id: str) -> None:
+        """The task is in the database (or gone): a conversation read finds it there."""
+        ids = self._unwritten.get(context_id)
+        if ids is not None:
+            ids.discard(task_id)
+            if not ids:
+                del self._unwritten[context_id]
 
     async def _write(self, entries: Sequence[_Entry]) -> None:
         statement = self._upsert()

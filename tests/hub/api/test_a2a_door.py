@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import yaml
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.client.client import Client
 from a2a.types.a2a_pb2 import (
@@ -40,7 +41,7 @@ from hub.pipeline import Next, compose
 from hub.registry import BackendFactory, Registry, backend_factories, build_registry
 from hub.routing.health import HealthChecker
 from hub.routing.replica import Replica
-from hub.settings import Settings
+from hub.settings import ConfigError, Settings, load_settings
 from hub.stages.routing import Router
 from hub.store import Store
 from inference_backends.fake import FakeBackend
@@ -190,14 +191,31 @@ async def test_a_model_name_longer_than_any_real_one_is_refused(tmp_path: Path) 
     assert hub.calls == []
 
 
-async def test_router_without_a_model_names_the_choices_or_uses_the_default(tmp_path: Path) -> None:
-    async with running_hub(tmp_path) as hub:
-        answer = await hub.rpc("SendMessage", {"message": _wire(user("hi"))})
-        assert answer["error"]["code"] == -32602
-        assert "hub.model" in answer["error"]["message"] and "m, emb" in answer["error"]["message"]
-    async with running_hub(tmp_path, model("m"), default_model="m") as hub:
+async def test_router_without_a_model_uses_the_default_and_refuses_only_without_a_chat_model(
+    tmp_path: Path,
+) -> None:
+    async with running_hub(tmp_path, model("emb", "embed"), model("m"), model("n")) as hub:
         answer = await hub.rpc("SendMessage", {"message": _wire(user("hi"))})
         assert answer["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+        assert hub.calls[-1].model == "m"  # the pool's first chat model
+    async with running_hub(tmp_path, model("m"), model("n"), default_model="n") as hub:
+        answer = await hub.rpc("SendMessage", {"message": _wire(user("hi"))})
+        assert answer["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+        assert hub.calls[-1].model == "n"
+    async with running_hub(tmp_path, model("emb", "embed")) as hub:
+        answer = await hub.rpc("SendMessage", {"message": _wire(user("hi"))})
+        assert answer["error"]["code"] == -32602 and hub.calls == []
+        message = answer["error"]["message"]
+        assert "a2a.default_model" in message and "hub.model" in message and "emb" in message
+
+
+def test_the_default_model_must_be_a_chat_model_of_the_pool(tmp_path: Path) -> None:
+    for default, why in (("emb", "must be a chat model"), ("nope", "no model named 'nope'")):
+        path = tmp_path / "hub.yaml"
+        config = {"models": [model("emb", "embed")], "a2a": {"default_model": default}}
+        path.write_text(yaml.safe_dump(config))
+        with pytest.raises(ConfigError, match=f"a2a.default_model: .*{why}"):
+            load_settings(path, environ={})
 
 
 @pytest.mark.parametrize(
