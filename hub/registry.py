@@ -53,7 +53,7 @@ class Registry:
 
 def _local_backend(settings: ModelSettings) -> InferenceBackend:
     from inference_backends.local.backend import LocalBackend
-    from inference_backends.local.models import model_factories
+    from inference_backends.local.models import input_bounds, model_factories
 
     kind = str(settings.options.get("model"))
     factories = model_factories()
@@ -61,7 +61,7 @@ def _local_backend(settings: ModelSettings) -> InferenceBackend:
         raise ConfigError(
             f"models[{settings.name}].options.model: expected one of {sorted(factories)}, got {kind!r}"
         )
-    return LocalBackend(settings, factories[kind])
+    return LocalBackend(settings, factories[kind], input_bounds()[kind])
 
 
 def _openai_backend(settings: ModelSettings) -> InferenceBackend:

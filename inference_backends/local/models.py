@@ -10,8 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from inference_backends.local.base import LocalModel
+from inference_backends.local.bounds import InputBounds
 
 Factory = Callable[[Mapping[str, Any]], LocalModel]
+
+# OpenAI's own ceiling on the texts of one embeddings request; the other kinds share it.
+_MAX_INPUTS = 2048
 
 
 def model_factories() -> Mapping[str, Factory]:
@@ -22,6 +26,21 @@ def model_factories() -> Mapping[str, Factory]:
         "langid": _langid,
         "lexrank": _lexrank,
         "profanity": _profanity,
+    }
+
+
+def input_bounds() -> Mapping[str, InputBounds]:
+    """Each kind's default bounds (``max_input_chars``, ``max_inputs``): at these sizes one call costs
+    this machine class about a second of one core or less (docs/local-models.md has the figures)."""
+    return {
+        # Its 2048-token context holds ~8k characters of English; more fails in llama.cpp anyway, but
+        # only after tokenising it all, on the model's one worker.
+        "smollm2": InputBounds(max_chars=16_000, max_items=_MAX_INPUTS),
+        "minilm": InputBounds(max_chars=20_000, max_items=_MAX_INPUTS),
+        "vader": InputBounds(max_chars=20_000, max_items=_MAX_INPUTS),
+        "langid": InputBounds(max_chars=200_000, max_items=_MAX_INPUTS),
+        "lexrank": InputBounds(max_chars=20_000, max_items=_MAX_INPUTS),
+        "profanity": InputBounds(max_chars=200_000, max_items=_MAX_INPUTS),
     }
 
 

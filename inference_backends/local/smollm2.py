@@ -15,6 +15,7 @@ from typing import Any
 from hub.call import Operation
 from hub.errors import BadRequest
 from inference_backends.local import _inputs
+from inference_backends.local.base import stop_if_cancelled
 
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MAX_TOKENS = 1 << 20
@@ -46,13 +47,31 @@ class SmolLM2Chat:
         path = Path(self._model_path) if self._model_path else _packaged_gguf()
         self._llm = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False)
 
-    def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        """One answer; once ``cancel`` is set, generation stops at the next token (``Cancelled``)."""
         arguments = _arguments(operation, payload)
+        if operation is Operation.CHAT:
+            return self._chat(payload, arguments, cancel or threading.Event())
+        stopping = _stop_when(cancel) if cancel is not None else None
         try:
-            body: dict[str, Any] = self._start(operation, arguments)
+            body: dict[str, Any] = self._llm.create_completion(**arguments, stopping_criteria=stopping)
         except ValueError as exc:  # llama.cpp's word for a prompt it cannot take (too long, mostly)
-            raise BadRequest(str(exc), param=_prompt_field(operation)) from exc
+            raise BadRequest(str(exc), param="prompt") from exc
+        stop_if_cancelled(cancel)  # the body is cut short: nobody waits for it
         return {**body, "model": _inputs.model_name(payload)}
+
+    def _chat(self, payload: Mapping[str, Any], arguments: dict[str, Any], cancel: threading.Event) -> dict[str, Any]:
+        """A chat answer gathered from llama.cpp's stream: its chat handler drops ``stopping_criteria``,
+        so stopping between tokens is only possible from the stream's side."""
+        from llama_cpp import LogitsProcessorList
+
+        watcher = _PromptWatcher()
+        streamed = {**arguments, "stream": True, "logits_processor": LogitsProcessorList([watcher])}
+        chunks = list(self._relay(Operation.CHAT, payload, streamed, cancel, watcher))
+        stop_if_cancelled(cancel)
+        return _chat_body(chunks)
 
     def stream(
         self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event
@@ -122,6 +141,34 @@ class _PromptWatcher:
         if not self.prompt_tokens:
             self.prompt_tokens = len(input_ids)
         return scores
+
+
+def _stop_when(cancel: threading.Event) -> Any:
+    from llama_cpp import StoppingCriteriaList
+
+    return StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
+
+
+def _chat_body(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``chat.completion`` body of a relayed stream (content chunks, finish chunk, usage chunk)."""
+    choices = [chunk["choices"][0] for chunk in chunks if chunk.get("choices")]
+    finish = next((c["finish_reason"] for c in reversed(choices) if c.get("finish_reason")), None)
+    first, last = chunks[0], chunks[-1]
+    return {
+        "id": first.get("id"),
+        "object": "chat.completion",
+        "created": first.get("created"),
+        "model": first.get("model"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "".join(_chunk_text(c) for c in chunks)},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": last.get("usage"),
+    }
 
 
 def _guarded(
