@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from inference_backends.local.base import stop_if_cancelled
 
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MAX_TOKENS = 1 << 20
+# Prompt tokens per llama.cpp eval between two cancel checks: ~0.1-0.3 s of prefill on two cores.
+_EVAL_CHUNK = 128
 _SEED_MODULUS = 1 << 32  # llama.cpp seeds are uint32; OpenAI's are any integer
 # OpenAI sampling fields llama.cpp supports, with OpenAI's documented ranges.
 _SAMPLING = {
@@ -40,38 +42,43 @@ class SmolLM2Chat:
         self._n_ctx = int(options.get("n_ctx", 2048))
         self._n_threads = int(options.get("n_threads", 2))
         self._llm: Any = None
+        # The running call's cancel flag, read by the chunked eval (one call at a time, see the class).
+        self._cancel: threading.Event | None = None
 
     def load(self) -> None:
         from llama_cpp import Llama
 
         path = Path(self._model_path) if self._model_path else _packaged_gguf()
         self._llm = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False)
+        self._llm.eval = self._evaluator(self._llm.eval)
+
+    def _evaluator(self, evaluate: Callable[[Sequence[int]], None]) -> Callable[[Sequence[int]], None]:
+        """llama.cpp's ``eval``, fed at most ``_EVAL_CHUNK`` tokens at a time, checking the current
+        call's cancel flag before each: every path (unary or streamed, prompt or generated tokens) runs
+        through it, so a cancelled call stops within one chunk of the prompt or one new token.
+
+        Each chunk is a complete ``eval`` (the KV cache and ``n_tokens`` agree after it), so a call
+        stopped here leaves the context ready for the next; ``Cancelled`` leaves through llama.cpp's
+        generator, which holds nothing that needs closing."""
+
+        def evaluate_in_chunks(tokens: Sequence[int]) -> None:
+            for start in range(0, len(tokens), _EVAL_CHUNK):
+                stop_if_cancelled(self._cancel)
+                evaluate(tokens[start : start + _EVAL_CHUNK])
+
+        return evaluate_in_chunks
 
     def run(
         self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event | None = None
     ) -> dict[str, Any]:
-        """One answer; once ``cancel`` is set, generation stops at the next token (``Cancelled``)."""
+        """One answer; once ``cancel`` is set, llama.cpp stops within a prompt chunk or one token."""
         arguments = _arguments(operation, payload)
-        if operation is Operation.CHAT:
-            return self._chat(payload, arguments, cancel or threading.Event())
-        stopping = _stop_when(cancel) if cancel is not None else None
+        self._cancel = cancel
         try:
-            body: dict[str, Any] = self._llm.create_completion(**arguments, stopping_criteria=stopping)
+            body: dict[str, Any] = self._start(operation, arguments)
         except ValueError as exc:  # llama.cpp's word for a prompt it cannot take (too long, mostly)
-            raise BadRequest(str(exc), param="prompt") from exc
-        stop_if_cancelled(cancel)  # the body is cut short: nobody waits for it
+            raise BadRequest(str(exc), param=_prompt_field(operation)) from exc
         return {**body, "model": _inputs.model_name(payload)}
-
-    def _chat(self, payload: Mapping[str, Any], arguments: dict[str, Any], cancel: threading.Event) -> dict[str, Any]:
-        """A chat answer gathered from llama.cpp's stream: its chat handler drops ``stopping_criteria``,
-        so stopping between tokens is only possible from the stream's side."""
-        from llama_cpp import LogitsProcessorList
-
-        watcher = _PromptWatcher()
-        streamed = {**arguments, "stream": True, "logits_processor": LogitsProcessorList([watcher])}
-        chunks = list(self._relay(Operation.CHAT, payload, streamed, cancel, watcher))
-        stop_if_cancelled(cancel)
-        return _chat_body(chunks)
 
     def stream(
         self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event
@@ -103,6 +110,7 @@ class SmolLM2Chat:
         last: dict[str, Any] | None = None
         if cancel.is_set():
             return
+        self._cancel = cancel
         chunks = _guarded(lambda: self._start(operation, arguments), _prompt_field(operation))
         try:
             for chunk in chunks:
@@ -141,34 +149,6 @@ class _PromptWatcher:
         if not self.prompt_tokens:
             self.prompt_tokens = len(input_ids)
         return scores
-
-
-def _stop_when(cancel: threading.Event) -> Any:
-    from llama_cpp import StoppingCriteriaList
-
-    return StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
-
-
-def _chat_body(chunks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``chat.completion`` body of a relayed stream (content chunks, finish chunk, usage chunk)."""
-    choices = [chunk["choices"][0] for chunk in chunks if chunk.get("choices")]
-    finish = next((c["finish_reason"] for c in reversed(choices) if c.get("finish_reason")), None)
-    first, last = chunks[0], chunks[-1]
-    return {
-        "id": first.get("id"),
-        "object": "chat.completion",
-        "created": first.get("created"),
-        "model": first.get("model"),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "".join(_chunk_text(c) for c in chunks)},
-                "logprobs": None,
-                "finish_reason": finish,
-            }
-        ],
-        "usage": last.get("usage"),
-    }
 
 
 def _guarded(
