@@ -44,15 +44,18 @@ class LocalBackend:
         threads = int(settings.options.get("threads", 1))
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"model-{settings.name}")
         self._model: LocalModel | None = None
-        self._load_lock = asyncio.Lock()
+        self._loading: asyncio.Future[LocalModel] | None = None
         self._load_error: str | None = None
 
     async def _ready(self) -> LocalModel:
         if self._model is not None:
             return self._model
-        async with self._load_lock:
-            if self._model is None:
-                self._model = await self._load()
+        # One load, in a task of its own: a caller whose deadline passes during a load stops waiting,
+        # and the load goes on for the next caller (cancelled with each short deadline, a load longer
+        # than the deadline would never finish).
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._load())
+        self._model = await asyncio.shield(self._loading)
         return self._model
 
     async def _load(self) -> LocalModel:
