@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from hub.call import Operation
 
 
-class Cancelled(Exception):  # noqa: N818 (a stop asked for, not an error)
+class Cancelled(Exception):
     """A model stopped because its caller no longer waits (deadline passed, caller left).
 
     Nobody reads the result of such a call: the backend lets it end quietly.

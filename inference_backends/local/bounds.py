@@ -86,5 +86,7 @@ def _message_texts(message: object) -> list[str]:
     if isinstance(content, str):
         return [content]
     if isinstance(content, list):
-        return [part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)]
+        return [
+            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
+        ]
     return []

@@ -151,7 +151,10 @@ async def test_oversized_input_is_refused_before_the_model_loads(
 ) -> None:
     model = SlowCounter({})
     local = backend(model)
-    for attempt in (local.run(Call("http", Operation.CLASSIFY, "m", payload), REPLICA), _first(local, payload)):
+    for attempt in (
+        local.run(Call("http", Operation.CLASSIFY, "m", payload), REPLICA),
+        _first(local, payload),
+    ):
         with pytest.raises(BadRequest, match=message) as info:
             await attempt
         assert info.value.param == "input"
@@ -172,5 +175,5 @@ async def test_options_override_the_bounds() -> None:
 
 @pytest.mark.parametrize("value", [0, -1, "10", 1.5, True])
 def test_bad_bound_options_are_config_errors(value: object) -> None:
-    with pytest.raises(ConfigError, match="models\\[m\\].options.max_inputs: expected a positive integer"):
+    with pytest.raises(ConfigError, match=r"models\[m\]\.options\.max_inputs: expected a positive integer"):
         backend(SlowCounter({}), max_inputs=value)
