@@ -7,10 +7,14 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
+import httpx
 import pytest
+from mcp import Client
 
 from tests.support.hub_server import HubProcess, run_hub
 from tests.support.net import wait_until
@@ -170,3 +174,30 @@ def test_a_call_past_its_deadline_leaves_the_model_free(deadline_hub: HubProcess
     assert time.monotonic() - started < DEADLINE_S
     (replica,) = deadline_hub.replicas(model).values()
     assert not replica["ejected"] and replica["ejections"] == 0 and replica["consecutive_failures"] == 0
+
+
+@pytest.mark.anyio
+async def test_mcp_door_refuses_oversized_input_as_a_tool_error(default_hub: HubProcess) -> None:
+    with anyio.fail_after(30):
+        async with Client(default_hub.url + "/mcp") as client:
+            result = await client.call_tool("vader-sentiment", {"input": text(20_001)})
+    assert result.is_error
+    message = result.content[0].text  # type: ignore[union-attr]
+    assert "'input' is 20001 characters long" in message and "max_input_chars" in message
+    assert result.meta is not None and result.meta["hub/error"]["status"] == 400
+
+
+def test_a2a_door_refuses_oversized_input(default_hub: HubProcess) -> None:
+    message = {
+        "messageId": uuid.uuid4().hex,
+        "role": "ROLE_USER",
+        "parts": [{"text": text(20_001)}],
+        "metadata": {"hub.model": "vader-sentiment"},
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+    answer = httpx.post(default_hub.url + "/a2a/", json=body, headers={"a2a-version": "1.0"}, timeout=30)
+    task = answer.json()["result"]["task"]
+    assert task["status"]["state"] == "TASK_STATE_REJECTED"
+    reason = task["status"]["message"]["parts"][0]["text"]
+    assert "'input' is 20001 characters long" in reason and "max_input_chars" in reason
+    assert task["metadata"]["error"] == {"type": "invalid_request_error", "status": 400, "param": "input"}
