@@ -55,6 +55,8 @@ class LocalBackend:
         # than the deadline would never finish).
         if self._loading is None:
             self._loading = asyncio.ensure_future(self._load())
+            # Read here too: with every waiter gone, a failed load would be "never retrieved".
+            self._loading.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._model = await asyncio.shield(self._loading)
         return self._model
 
