@@ -28,9 +28,12 @@ _LAYERS = 6
 _HEADS = 12
 _EPS = 1e-12
 _MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
-# Texts per forward pass: bounds the attention tensors' memory, and how long a cancelled call runs on
-# (cancel is checked before each layer of a batch: 8 texts of 256 tokens take ~0.1 s per layer).
-_BATCH = 8
+# A forward pass takes texts while (texts x longest text's estimated tokens) stays within this budget:
+# it bounds the attention tensors' memory and how long a cancelled call runs on (cancel is checked
+# before each layer: 2048 tokens take ~0.3 s per layer), and short texts still go many at a time
+# (each pass has a fixed cost of its own). Two characters per token over-estimates most text.
+_BATCH_TOKENS = 2048
+_MAX_BATCH = 256
 _ENCODINGS = ("float", "base64")
 
 
@@ -84,8 +87,8 @@ class MiniLMEmbedder:
         Raises ``Cancelled`` between layers once ``cancel`` is set."""
         rows: list[Array] = []
         tokens = 0
-        for start in range(0, len(texts), _BATCH):
-            encodings = self._tokenizer.encode_batch(texts[start : start + _BATCH])
+        for batch in _batches(texts):
+            encodings = self._tokenizer.encode_batch(batch)
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
             rows.append(_normalise(_mean_pool(self._encode(ids, mask, cancel), mask)))
@@ -117,6 +120,20 @@ class MiniLMEmbedder:
         return _layer_norm(
             hidden + _linear(inner, w, prefix + "output.dense"), w, prefix + "output.LayerNorm"
         )
+
+
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    longest = 0
+    for text in texts:
+        estimate = min(_MAX_TOKENS, len(text) // 2 + 2)
+        if batch and (max(longest, estimate) * (len(batch) + 1) > _BATCH_TOKENS or len(batch) == _MAX_BATCH):
+            yield batch
+            batch, longest = [], 0
+        batch.append(text)
+        longest = max(longest, estimate)
+    if batch:
+        yield batch
 
 
 def _attention(hidden: Array, bias: Array, w: Mapping[str, Array], prefix: str) -> Array:

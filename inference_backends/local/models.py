@@ -31,12 +31,12 @@ def model_factories() -> Mapping[str, Factory]:
 
 def input_bounds() -> Mapping[str, InputBounds]:
     """Each kind's default bounds (``max_input_chars``, ``max_inputs``): at these sizes one call costs
-    this machine class about a second of one core or less (docs/local-models.md has the figures)."""
+    this machine class at most a few seconds of one core (docs/local-models.md has the figures)."""
     return {
         # Its 2048-token context holds ~8k characters of English; more fails in llama.cpp anyway, but
         # only after tokenising it all, on the model's one worker.
         "smollm2": InputBounds(max_chars=16_000, max_items=_MAX_INPUTS),
-        "minilm": InputBounds(max_chars=20_000, max_items=_MAX_INPUTS),
+        "minilm": InputBounds(max_chars=10_000, max_items=_MAX_INPUTS),
         "vader": InputBounds(max_chars=20_000, max_items=_MAX_INPUTS),
         "langid": InputBounds(max_chars=200_000, max_items=_MAX_INPUTS),
         "lexrank": InputBounds(max_chars=20_000, max_items=_MAX_INPUTS),
