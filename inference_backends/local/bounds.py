@@ -4,7 +4,8 @@ An embedded model runs on the hub's own CPU, one call at a time; a call's work g
 (VADER and LexRank faster than linearly), so an unbounded input is a way to take the model away from
 every other caller. Each model kind has defaults sized for this machine class (the largest input costs
 at most a few seconds of one core, ``models.input_bounds``); a model's ``options`` may set
-``max_input_chars`` (characters across the whole input) and ``max_inputs`` (texts in a list input).
+``max_input_chars`` (characters across the whole input) and ``max_inputs`` (texts in a list input,
+or messages of a chat).
 """
 
 from __future__ import annotations
