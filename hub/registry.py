@@ -66,7 +66,7 @@ def _local_backend(settings: ModelSettings) -> InferenceBackend:
         raise ModelOptionError(
             "task", f"'{settings.task.value}' is not a task of options.model '{name}', which serves {serves}"
         )
-    return LocalBackend(settings, kind.factory)
+    return LocalBackend(settings, kind.factory, kind.bounds)
 
 
 def _openai_backend(settings: ModelSettings) -> InferenceBackend:

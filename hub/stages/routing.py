@@ -3,6 +3,11 @@
 Failover happens only before the caller has seen a byte: for a unary call, until the backend answers;
 for a stream, until its first chunk arrives. After that an error ends the stream; nothing is retried,
 because the caller already holds part of an answer.
+
+The call's deadline passing is not the replica's failure: the deadline is the caller's budget (its own,
+or the hub's ``server.request_timeout``), and a call larger than its budget says nothing about the
+replica. Outlier detection counts only what the replica did wrong: refused connections, 5xx, garbage,
+and the backend's own timeouts (``timeouts.connect``/``read``: the replica's silence).
 """
 
 from __future__ import annotations
@@ -83,7 +88,6 @@ async def _run(entry: ModelEntry, replica: Replica, call: Call) -> Result:
         async with asyncio.timeout(_remaining(call)):
             result = await entry.backend.run(call, replica)
     except TimeoutError:
-        pool.outlier.failure(replica)
         raise BackendTimeout(f"Model '{call.model}' did not answer within the request deadline") from None
     except HubError as error:
         _failed(entry, replica, error)
@@ -105,7 +109,6 @@ async def _open_stream(entry: ModelEntry, replica: Replica, call: Call) -> Resul
         await chunks.aclose()
         pool.release(replica)
         if isinstance(error, TimeoutError):
-            pool.outlier.failure(replica)
             raise BackendTimeout(f"Model '{call.model}' did not start answering in time") from None
         if isinstance(error, HubError):
             _failed(entry, replica, error)

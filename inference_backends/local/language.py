@@ -8,6 +8,7 @@ from typing import Any
 
 from hub.call import Operation
 from inference_backends.local import _inputs
+from inference_backends.local.base import stop_if_cancelled
 
 _TOP = 3
 
@@ -25,10 +26,16 @@ class LangIdClassifier:
         # shared, and its default scores are unnormalised log-probabilities.
         self._identifier = LanguageIdentifier.from_modelstring(model, norm_probs=True)
 
-    def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
         _inputs.require_operation(operation, Operation.CLASSIFY)
         texts = _inputs.text_inputs(payload)
-        return _inputs.classification(payload, texts, [self._classify(text) for text in texts])
+        items = []
+        for text in texts:  # one text is one uninterruptible step, its length bounded (bounds.py)
+            stop_if_cancelled(cancel)
+            items.append(self._classify(text))
+        return _inputs.classification(payload, texts, items)
 
     def stream(
         self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event

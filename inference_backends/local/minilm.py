@@ -20,6 +20,7 @@ import numpy.typing as npt
 from hub.call import Operation
 from hub.errors import BadRequest
 from inference_backends.local import _inputs
+from inference_backends.local.base import stop_if_cancelled
 
 Array = npt.NDArray[np.float32]
 
@@ -27,7 +28,12 @@ _LAYERS = 6
 _HEADS = 12
 _EPS = 1e-12
 _MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
-_BATCH = 32  # bounds the attention tensors' memory for long input lists
+# A forward pass takes texts while (texts x longest text's estimated tokens) stays within this budget:
+# it bounds the attention tensors' memory and how long a cancelled call runs on (cancel is checked
+# before each layer: 2048 tokens take ~0.3 s per layer), and short texts still go many at a time
+# (each pass has a fixed cost of its own). Two characters per token over-estimates most text.
+_BATCH_TOKENS = 2048
+_MAX_BATCH = 256
 _ENCODINGS = ("float", "base64")
 
 
@@ -52,11 +58,13 @@ class MiniLMEmbedder:
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._tokenizer = tokenizer
 
-    def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
         _inputs.require_operation(operation, Operation.EMBED)
         texts = _inputs.text_inputs(payload)
         encoding = _encoding_format(payload)
-        vectors, tokens = self.embed(texts)
+        vectors, tokens = self.embed(texts, cancel)
         data = [
             {"object": "embedding", "index": index, "embedding": _encode(vector, encoding)}
             for index, vector in enumerate(vectors)
@@ -73,19 +81,21 @@ class MiniLMEmbedder:
     ) -> Iterator[dict[str, Any]]:
         raise _inputs.no_stream(operation)
 
-    def embed(self, texts: list[str]) -> tuple[Array, int]:
-        """Unit vectors, one row per text, and the number of tokens read (special tokens included)."""
+    def embed(self, texts: list[str], cancel: threading.Event | None = None) -> tuple[Array, int]:
+        """Unit vectors, one row per text, and the number of tokens read (special tokens included).
+
+        Raises ``Cancelled`` between layers once ``cancel`` is set."""
         rows: list[Array] = []
         tokens = 0
-        for start in range(0, len(texts), _BATCH):
-            encodings = self._tokenizer.encode_batch(texts[start : start + _BATCH])
+        for batch in _batches(texts):
+            encodings = self._tokenizer.encode_batch(batch)
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-            rows.append(_normalise(_mean_pool(self._encode(ids, mask), mask)))
+            rows.append(_normalise(_mean_pool(self._encode(ids, mask, cancel), mask)))
             tokens += int(mask.sum())
         return np.concatenate(rows), tokens
 
-    def _encode(self, ids: npt.NDArray[np.int64], mask: Array) -> Array:
+    def _encode(self, ids: npt.NDArray[np.int64], mask: Array, cancel: threading.Event | None) -> Array:
         w = self._weights
         positions = np.arange(ids.shape[1])
         # Token type is always 0: sentence-transformers embeds single sentences.
@@ -98,6 +108,7 @@ class MiniLMEmbedder:
         # Padding keys get a large negative score so softmax gives them no weight.
         bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
         for layer in range(_LAYERS):
+            stop_if_cancelled(cancel)
             hidden = self._layer(hidden, bias, f"encoder.layer.{layer}.")
         return hidden
 
@@ -109,6 +120,20 @@ class MiniLMEmbedder:
         return _layer_norm(
             hidden + _linear(inner, w, prefix + "output.dense"), w, prefix + "output.LayerNorm"
         )
+
+
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    longest = 0
+    for text in texts:
+        estimate = min(_MAX_TOKENS, len(text) // 2 + 2)
+        if batch and (max(longest, estimate) * (len(batch) + 1) > _BATCH_TOKENS or len(batch) == _MAX_BATCH):
+            yield batch
+            batch, longest = [], 0
+        batch.append(text)
+        longest = max(longest, estimate)
+    if batch:
+        yield batch
 
 
 def _attention(hidden: Array, bias: Array, w: Mapping[str, Array], prefix: str) -> Array:

@@ -12,8 +12,12 @@ from typing import Any
 
 from hub.call import Operation
 from inference_backends.local.base import LocalModel
+from inference_backends.local.bounds import InputBounds
 
 Factory = Callable[[Mapping[str, Any]], LocalModel]
+
+# OpenAI's own ceiling on the texts of one embeddings request; the other kinds share it.
+_MAX_INPUTS = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,16 +27,23 @@ class LocalKind:
 
     factory: Factory
     tasks: frozenset[Operation]
+    # At these sizes one call costs this machine class at most a few seconds of one core
+    # (docs/local-models.md has the figures); a model's options may set its own.
+    bounds: InputBounds
 
 
 def local_kinds() -> Mapping[str, LocalKind]:
+    chat, embed = frozenset({Operation.CHAT, Operation.COMPLETION}), frozenset({Operation.EMBED})
+    classify, summarize = frozenset({Operation.CLASSIFY}), frozenset({Operation.SUMMARIZE})
     return {
-        "smollm2": LocalKind(_smollm2, frozenset({Operation.CHAT, Operation.COMPLETION})),
-        "minilm": LocalKind(_minilm, frozenset({Operation.EMBED})),
-        "vader": LocalKind(_vader, frozenset({Operation.CLASSIFY})),
-        "langid": LocalKind(_langid, frozenset({Operation.CLASSIFY})),
-        "lexrank": LocalKind(_lexrank, frozenset({Operation.SUMMARIZE})),
-        "profanity": LocalKind(_profanity, frozenset({Operation.CLASSIFY})),
+        # Its 2048-token context holds ~8k characters of English; more fails in llama.cpp anyway, but
+        # only after tokenising it all, on the model's one worker.
+        "smollm2": LocalKind(_smollm2, chat, InputBounds(16_000, _MAX_INPUTS)),
+        "minilm": LocalKind(_minilm, embed, InputBounds(10_000, _MAX_INPUTS)),
+        "vader": LocalKind(_vader, classify, InputBounds(20_000, _MAX_INPUTS)),
+        "langid": LocalKind(_langid, classify, InputBounds(200_000, _MAX_INPUTS)),
+        "lexrank": LocalKind(_lexrank, summarize, InputBounds(20_000, _MAX_INPUTS)),
+        "profanity": LocalKind(_profanity, classify, InputBounds(200_000, _MAX_INPUTS)),
     }
 
 

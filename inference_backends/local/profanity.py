@@ -8,6 +8,9 @@ from typing import Any
 
 from hub.call import Operation
 from inference_backends.local import _inputs
+from inference_backends.local.base import stop_if_cancelled
+
+_BATCH = 64
 
 
 class ProfanityClassifier:
@@ -22,12 +25,17 @@ class ProfanityClassifier:
 
         self._predict_prob = predict_prob
 
-    def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
         _inputs.require_operation(operation, Operation.CLASSIFY)
         texts = _inputs.text_inputs(payload)
-        # One call for the whole batch: the vectorizer and model are vectorised.
-        probabilities = self._predict_prob(texts)
-        items = [self._item(float(p)) for p in probabilities]
+        items: list[dict[str, Any]] = []
+        # One call per batch: the vectorizer and model are vectorised; between batches, a cancelled
+        # call stops.
+        for start in range(0, len(texts), _BATCH):
+            stop_if_cancelled(cancel)
+            items.extend(self._item(float(p)) for p in self._predict_prob(texts[start : start + _BATCH]))
         return _inputs.classification(payload, texts, items)
 
     def stream(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,12 @@ import orjson
 from hub.call import Operation
 from hub.errors import BadRequest
 from inference_backends.local import _inputs, llama_params
+from inference_backends.local.base import stop_if_cancelled
 
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MAX_TOKENS = 1 << 20
+# Prompt tokens per llama.cpp eval between two cancel checks: ~0.1-0.3 s of prefill on two cores.
+_EVAL_CHUNK = 128
 _SEED_MODULUS = 1 << 32  # llama.cpp seeds are uint32; OpenAI's are any integer
 # OpenAI sampling fields llama.cpp supports, with OpenAI's documented ranges, and llama.cpp's own
 # (min_p, repeat_penalty) with the ranges that make sense for them.
@@ -50,6 +53,8 @@ class SmolLM2Chat:
         self._n_threads = int(options.get("n_threads", 2))
         self._llm: Any = None
         self._scoring_llm: Any = None
+        # The running call's cancel flag, read by the chunked eval (one call at a time, see the class).
+        self._cancel: threading.Event | None = None
 
     def load(self) -> None:
         self._llm = self._open(logits_all=False)
@@ -58,13 +63,15 @@ class SmolLM2Chat:
         from llama_cpp import Llama
 
         path = Path(self._model_path) if self._model_path else _packaged_gguf()
-        return Llama(
+        llm: Any = Llama(
             model_path=str(path),
             n_ctx=self._n_ctx,
             n_threads=self._n_threads,
             logits_all=logits_all,
             verbose=False,
         )
+        llm.eval = self._evaluator(llm.eval)
+        return llm
 
     def _model_for(self, arguments: Mapping[str, Any]) -> Any:
         if "logprobs" not in arguments:
@@ -73,8 +80,28 @@ class SmolLM2Chat:
             self._scoring_llm = self._open(logits_all=True)
         return self._scoring_llm
 
-    def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def _evaluator(self, evaluate: Callable[[Sequence[int]], None]) -> Callable[[Sequence[int]], None]:
+        """llama.cpp's ``eval``, fed at most ``_EVAL_CHUNK`` tokens at a time, checking the current
+        call's cancel flag before each: every path (unary or streamed, prompt or generated tokens) runs
+        through it, so a cancelled call stops within one chunk of the prompt or one new token.
+
+        Each chunk is a complete ``eval`` (the KV cache and ``n_tokens`` agree after it), so a call
+        stopped here leaves the context ready for the next; ``Cancelled`` leaves through llama.cpp's
+        generator, which holds nothing that needs closing."""
+
+        def evaluate_in_chunks(tokens: Sequence[int]) -> None:
+            for start in range(0, len(tokens), _EVAL_CHUNK):
+                stop_if_cancelled(self._cancel)
+                evaluate(tokens[start : start + _EVAL_CHUNK])
+
+        return evaluate_in_chunks
+
+    def run(
+        self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        """One answer; once ``cancel`` is set, llama.cpp stops within a prompt chunk or one token."""
         arguments = _arguments(operation, payload)
+        self._cancel = cancel
         try:
             body: dict[str, Any] = self._start(operation, arguments)
         except ValueError as exc:  # llama.cpp's word for a prompt it cannot take (too long, mostly)
@@ -115,6 +142,7 @@ class SmolLM2Chat:
         last: dict[str, Any] | None = None
         if cancel.is_set():
             return
+        self._cancel = cancel
         chunks = _guarded(lambda: self._start(operation, arguments), _prompt_field(operation))
         try:
             for chunk in chunks:

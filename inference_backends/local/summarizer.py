@@ -33,18 +33,21 @@ class LexRankSummarizer:
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self._language = str(options.get("language", "english"))
-        self._summarizer: Any = None
+        self._stop_words: frozenset[str] = frozenset()
 
     def load(self) -> None:
         from sumy.summarizers.lex_rank import LexRankSummarizer as SumyLexRank
         from sumy.utils import get_stop_words
 
-        summarizer = SumyLexRank()
-        summarizer.stop_words = get_stop_words(self._language)
-        self._summarizer = summarizer
+        # Normalised once, as sumy's setter does; each call gets its own summarizer around them.
+        self._stop_words = frozenset(map(SumyLexRank.normalize_word, get_stop_words(self._language)))
 
-    def run(self, operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
         from sumy.parsers.plaintext import PlaintextParser
+
+        from inference_backends.local._lexrank import CancellableLexRank
 
         _inputs.require_operation(operation, Operation.SUMMARIZE)
         text = _inputs.required_text(payload)
@@ -54,7 +57,7 @@ class LexRankSummarizer:
         # Ranking cannot drop anything from a text this short, and on a few stop-word-only sentences
         # LexRank's power method divides zero by zero.
         if len(chosen) > count:
-            chosen = self._summarizer(document, count)
+            chosen = CancellableLexRank(self._stop_words, cancel)(document, count)
         return _summary(payload, text, [str(sentence) for sentence in chosen])
 
     def stream(

@@ -108,6 +108,19 @@ async def test_deadline_gives_504_and_frees_the_slot() -> None:
     assert registry.get("m").pool.replicas[0].outstanding == 0
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_passed_deadline_is_not_a_replica_failure(stream: bool) -> None:
+    """The deadline is the caller's budget: calls outlasting it eject nothing, and cost no streak."""
+    registry, backend = setup(replicas=1)
+    backend.behaviour["m/0"] = "hang"
+    replica = registry.get("m").pool.replicas[0]
+    for _ in range(3):  # consecutive_failures is 2
+        with anyio.fail_after(5), pytest.raises(BackendTimeout):
+            await Router(registry)(chat(stream=stream, deadline=time.monotonic() + 0.02))
+    assert replica.consecutive_failures == 0 and replica.ejections == 0
+    assert replica.ejected_until <= time.monotonic()
+
+
 async def test_stream_fails_over_before_the_first_chunk() -> None:
     registry, backend = setup()
     backend.behaviour["m/1"] = "fail"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ import pytest
 
 from hub.call import Operation
 from hub.errors import BadRequest
+from inference_backends.local.base import Cancelled
 from inference_backends.local.smollm2 import SmolLM2Chat
-from tests.support.tiny_gguf import build_tiny_llama
+from tests.support.tiny_gguf import TinyConfig, build_tiny_llama
 
 # SmolLM2-135M at Q4_1 is fragile: with the template's built-in system prompt, greedy decoding of this
 # question drifts into French; a short instruction as system prompt keeps it on track.
@@ -33,6 +35,15 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> SmolLM2Chat:
     """A random-weight model that never stops by itself: streams end only by max_tokens or cancel."""
     path = build_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
     model = SmolLM2Chat({"model_path": str(path), "n_ctx": 256, "n_threads": 1})
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny_long(tmp_path_factory: pytest.TempPathFactory) -> SmolLM2Chat:
+    """The random-weight model with a context of 16k tokens: an answer takes it ~10 s to fill."""
+    path = build_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny-long.gguf", TinyConfig(n_ctx=16384))
+    model = SmolLM2Chat({"model_path": str(path), "n_ctx": 16384, "n_threads": 1})
     model.load()
     return model
 
@@ -232,3 +243,32 @@ def test_finds_the_packaged_weights() -> None:
 
     path = _packaged_gguf()
     assert isinstance(path, Path) and path.is_file() and path.stat().st_size > 50_000_000
+
+
+@pytest.mark.parametrize("operation", [Operation.CHAT, Operation.COMPLETION])
+def test_cancel_stops_a_unary_answer_and_frees_the_context(
+    tiny_long: SmolLM2Chat, operation: Operation
+) -> None:
+    """The unary paths stop at the next token too: a caller gone at its deadline leaves no work behind."""
+    if operation is Operation.CHAT:
+        payload: dict[str, Any] = {"model": "tiny", "messages": [{"role": "user", "content": "hello"}]}
+    else:
+        payload = {"model": "tiny", "prompt": "hello world"}
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        tiny_long.run(operation, {**payload, "max_tokens": 100_000}, cancel)
+    assert time.monotonic() - started < 5
+    body = tiny_long.run(Operation.COMPLETION, {"model": "tiny", "prompt": "hello world", "max_tokens": 5})
+    assert body["usage"]["completion_tokens"] == 5
+
+
+def test_cancel_stops_the_prompt_evaluation(tiny: SmolLM2Chat) -> None:
+    """A set flag stops llama.cpp before the first prompt chunk: a long prompt is not read to its end."""
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        tiny.run(Operation.COMPLETION, {"model": "tiny", "prompt": "hello " * 150, "max_tokens": 1}, cancel)
+    assert tiny.run(Operation.COMPLETION, {"model": "tiny", "prompt": "hi", "max_tokens": 2})["choices"]
