@@ -139,6 +139,6 @@ def a2a_send(hub: HubProcess, parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_the_default_caps_an_a2a_peer_sending_plain_text(hub: HubProcess) -> None:
     task = a2a_send(hub, [{"text": "hello"}])
-    assert task["metadata"]["usage"]["completion_tokens"] == DEFAULT
+    assert task["metadata"]["usage"]["completionTokens"] == DEFAULT
     chosen = a2a_send(hub, [{"text": "hello"}, {"data": {"max_tokens": 2}}])
-    assert chosen["metadata"]["usage"]["completion_tokens"] == 2
+    assert chosen["metadata"]["usage"]["completionTokens"] == 2

@@ -69,7 +69,7 @@ async def test_mcp_and_a2a_carry_the_status_and_code(clock: WallClock) -> None:
     outcome = task_outcome(error)
     assert outcome.state == TaskState.TASK_STATE_REJECTED
     assert outcome.metadata["error"]["status"] == 429
-    assert outcome.metadata["error"]["retry_after"] == error.retry_after
+    assert outcome.metadata["error"]["retryAfter"] == error.retry_after
 
 
 def test_an_unavailable_store_is_the_hubs_fault_not_the_callers() -> None:
