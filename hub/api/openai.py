@@ -10,7 +10,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -28,7 +28,7 @@ from hub.api.asgi import (
 )
 from hub.api.depth import check_depth
 from hub.auth.access import Access, open_access
-from hub.call import Call, Chunk
+from hub.call import Call, Chunk, Result
 from hub.errors import BackendRejected, BadRequest, HubError, ModelNotFound, RateLimited
 from hub.pipeline import Next
 from hub.registry import Registry
@@ -103,9 +103,12 @@ class OpenAIFrontDoor:
         with awaiting() as reply:  # the tracing stage tells the trace id: the x-hub-trace-id header
             try:
                 call = await self._parse(spec, scope, receive)
-                result = await self._pipeline(call)
+                result = await _unless_caller_leaves(self._pipeline(call), receive)
             except HubError as error:
                 await send_error(send, error, reply.headers())
+                return
+            except CallerLeft:
+                log.info("caller disconnected before the answer; the call was cancelled")
                 return
         traced = reply.headers()
         if result.chunks is not None:
@@ -166,6 +169,39 @@ class OpenAIFrontDoor:
             "route": spec.route,
             "description": entry.settings.description,
         }
+
+
+class CallerLeft(Exception):
+    """The caller disconnected before its answer: nobody is left to send anything to."""
+
+
+async def _unless_caller_leaves(answer: Awaitable[Result], receive: Receive) -> Result:
+    """Await the pipeline's answer in this task while a watcher waits for ``http.disconnect``.
+
+    The body has been read, so the next ``receive`` returns only when the caller leaves (or the
+    response is complete). A caller that leaves cancels the pipeline where it waits: the router drops
+    the upstream request, and a local model's worker stops at its next cancel check, so an abandoned
+    call does not hold a replica or a model's only worker until its deadline.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    left = False
+
+    async def watch() -> None:
+        nonlocal left
+        await _watch_disconnect(receive)
+        left = True
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await answer
+    except asyncio.CancelledError:
+        if not left or task.uncancel() > 0:
+            raise  # cancelled by someone else (the server is stopping): not ours to swallow
+        raise CallerLeft from None
+    finally:
+        watcher.cancel()
 
 
 def client_address(scope: Scope) -> str | None:

@@ -274,6 +274,36 @@ def test_hanging_replica_is_504_within_the_timeout(tmp_path: Path) -> None:
             assert info.value.status_code == 504
 
 
+def test_a_caller_that_leaves_a_unary_call_cancels_it(tmp_path: Path) -> None:
+    """The upstream request is dropped when the caller leaves, not held until the read timeout."""
+    config = {"models": [model("m", timeouts={"read": 120}, max_retries=0)]}
+    with run_fake_openai("hang") as hang:
+        config["models"][0]["replicas"] = [{"url": hang.base_url}]
+        with run_hub(config, tmp_path) as hub:
+            host, port = hub.url.removeprefix("http://").split(":")
+            body = b'{"model": "m", "messages": [{"role": "user", "content": "x"}]}'
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+                )
+                wait_until(lambda: hang.stats()["requests"] >= 1, timeout=10, what="the upstream request")
+            wait_until(lambda: hang.stats()["disconnects"] >= 1, timeout=10, what="the upstream dropped")
+
+            def row() -> dict[str, Any] | None:
+                rows = _json(hub.url + "/admin/usage?recent=5").get("recent", [])
+                return rows[0] if rows else None
+
+            recorded = wait_until(row, timeout=10, what="the ledger row")
+            assert (recorded["status"], recorded["status_code"]) == ("cancelled", 499)
+
+
+def _json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        result: dict[str, Any] = json.loads(resp.read())
+        return result
+
+
 def test_no_healthy_replica_is_503(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{_closed_port()}/v1"
     config = {
