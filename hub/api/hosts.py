@@ -100,26 +100,18 @@ _WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 
 
 def policy_for(settings: Settings) -> HostPolicy:
-    """The policy the configuration asks for (``server.allowed_*``, else the deprecated
-    ``mcp.allowed_*``, else derived as ``derived_hosts``/``derived_origins`` say). ``/healthz`` is
-    exempt from the Host check: it tells nothing, and probes reach it by address."""
-    hosts = settings.server.allowed_hosts or settings.mcp.allowed_hosts or derived_hosts(settings)
-    origins = settings.server.allowed_origins
-    if origins is None:
-        origins = settings.mcp.allowed_origins or derived_origins(settings)
-    return HostPolicy(hosts, origins, exempt=("/healthz",))
+    """The policy the configuration asks for: ``server.allowed_*`` (else the deprecated
+    ``mcp.allowed_*``, else the defaults), always with the hosts and origins of the URLs the hub
+    advertises. ``/healthz`` is exempt from the Host check: it tells nothing, and probes reach it by
+    address."""
+    return HostPolicy(allowed_hosts(settings), allowed_origins(settings), exempt=("/healthz",))
 
 
-def derived_hosts(settings: Settings) -> tuple[str, ...]:
-    """Loopback, the address the hub is bound to, and the hosts of the URLs the hub advertises; any
-    Host when bound to every address."""
-    bind = settings.server.host
-    if bind in _WILDCARD_BINDS:
-        return (ANY,)
-    hosts = [*LOOPBACK_HOSTS, f"[{bind}]:*" if ":" in bind else f"{bind}:*"]
-    for url in _advertised(settings):
-        scheme, _, rest = url.partition("://")
-        netloc = rest.split("/", 1)[0]
+def allowed_hosts(settings: Settings) -> tuple[str, ...]:
+    """Configured or, by default, loopback and the bound address (any Host when bound to every
+    address: the names clients use cannot be known), plus the advertised URLs' hosts."""
+    hosts = list(settings.server.allowed_hosts or settings.mcp.allowed_hosts or _default_hosts(settings))
+    for scheme, netloc in _advertised(settings):
         hosts.append(netloc)
         parsed = split_host(netloc)
         if parsed is not None and parsed[1] is None:  # clients may name the default port or not
@@ -127,20 +119,33 @@ def derived_hosts(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys(h.lower() for h in hosts))
 
 
-def derived_origins(settings: Settings) -> tuple[str, ...]:
-    """Pages on loopback, and the origins of the URLs the hub advertises."""
-    origins = [*LOOPBACK_ORIGINS]
-    for url in _advertised(settings):
-        scheme, _, rest = url.partition("://")
-        origins.append(f"{scheme}://{rest.split('/', 1)[0]}")
-    return tuple(dict.fromkeys(o.lower() for o in origins))
+def allowed_origins(settings: Settings) -> tuple[str, ...]:
+    """Configured or, by default, pages on loopback; plus the advertised URLs' origins."""
+    origins = settings.server.allowed_origins
+    if origins is None:
+        origins = settings.mcp.allowed_origins or LOOPBACK_ORIGINS
+    advertised = [f"{scheme}://{netloc}" for scheme, netloc in _advertised(settings)]
+    return tuple(dict.fromkeys(o.lower() for o in (*origins, *advertised)))
 
 
-def _advertised(settings: Settings) -> list[str]:
+def _default_hosts(settings: Settings) -> tuple[str, ...]:
+    bind = settings.server.host
+    if bind in _WILDCARD_BINDS:
+        return (ANY,)
+    return (*LOOPBACK_HOSTS, f"[{bind}]:*" if ":" in bind else f"{bind}:*")
+
+
+def _advertised(settings: Settings) -> list[tuple[str, str]]:
+    """(scheme, host[:port]) of ``a2a.public_url`` and ``auth.mcp.resource``."""
     urls = [settings.a2a.public_url]
     if settings.auth is not None:
         urls.append(settings.auth.mcp.resource)
-    return [u for u in urls if u]
+    pairs = []
+    for url in urls:
+        if url:
+            scheme, _, rest = url.partition("://")
+            pairs.append((scheme.lower(), rest.split("/", 1)[0]))
+    return pairs
 
 
 def announce(settings: Settings) -> None:
@@ -150,8 +155,7 @@ def announce(settings: Settings) -> None:
             log.warning(
                 "mcp.%s is deprecated: it now applies to every route; rename it server.%s", name, name
             )
-    hosts = settings.server.allowed_hosts or settings.mcp.allowed_hosts or derived_hosts(settings)
-    if ANY in hosts:
+    if ANY in allowed_hosts(settings):
         log.warning(
             "any Host header is served (the hub listens on %s and server.allowed_hosts is %s): no "
             "DNS-rebinding protection. List the host names clients use in server.allowed_hosts.",
