@@ -218,8 +218,13 @@ def build_app(
 
 
 def _metrics_endpoint(settings: Settings, metrics: HubMetrics, access: Access) -> MetricsEndpoint:
-    require_auth = settings.metrics.require_auth and settings.auth is not None
-    return MetricsEndpoint(metrics.registry, access, settings.metrics.path, require_auth=require_auth)
+    if settings.metrics.open and settings.auth is not None:
+        log.warning(
+            "metrics.open is true: %s is served to anyone, without credentials, and names every model; "
+            "keep the port on a private scrape network",
+            settings.metrics.path,
+        )
+    return MetricsEndpoint(metrics.registry, access, settings.metrics, settings.auth)
 
 
 def _closing(limit_store: RateLimitStore) -> Lifespan:

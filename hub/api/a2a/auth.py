@@ -21,6 +21,7 @@ import orjson
 from hub.api.a2a.caller import HubUser, identity_of
 from hub.api.a2a.cards import CARD_PATH
 from hub.api.a2a.context import MODEL_KEY
+from hub.api.a2a.errors import InvalidEnvelope
 from hub.api.asgi import JSON_HEADERS, ASGIApp, Receive, Scope, Send, request_headers, send_bytes
 from hub.auth.access import Access
 from hub.auth.errors import MissingCredentials, NotPermitted, unauthorized
@@ -74,15 +75,29 @@ class A2AAuth:
         await self._app(scope, receive, send)
 
 
+_ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
+
+
 def _jsonrpc(body: bytes) -> tuple[str | None, Any]:
+    """The method and params of a JSON-RPC request; ``InvalidEnvelope`` for a request object that is
+    not one (the SDK would log its whole body with a traceback, then answer -32600)."""
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None, None  # the SDK answers with its own parse error
     if not isinstance(message, dict):
         return None, None
-    method = message.get("method")
-    return (method if isinstance(method, str) else None), message.get("params")
+    unknown = next((key for key in message if key not in _ENVELOPE), None)
+    if unknown is not None:
+        raise InvalidEnvelope(
+            f"Invalid request: unknown member '{unknown[:64]}' (a request has jsonrpc, id, method, params)"
+        )
+    method, params, id_ = message.get("method"), message.get("params"), message.get("id")
+    if not isinstance(method, str) or not isinstance(params, dict | list | None):
+        raise InvalidEnvelope("Invalid request: 'method' must be a string and 'params' an object")
+    if isinstance(id_, bool) or not isinstance(id_, str | int | None):
+        raise InvalidEnvelope("Invalid request: id must be a string, integer, or null")
+    return method, params
 
 
 def named_model(params: Any) -> str | None:
@@ -112,7 +127,10 @@ class Gate:
 
     def check(self, scope: Scope, route: str, body: bytes, jsonrpc: bool) -> HubError | None:
         if jsonrpc:
-            method, params = _jsonrpc(body) if scope["method"] == "POST" else (None, None)
+            try:
+                method, params = _jsonrpc(body) if scope["method"] == "POST" else (None, None)
+            except InvalidEnvelope as invalid:
+                return invalid
             extended, message = method in _EXTENDED_METHODS, method in _MESSAGE_METHODS
         else:
             extended = route.endswith(_EXTENDED_PATHS)

@@ -25,7 +25,12 @@ from a2a.utils.errors import (
     InvalidRequestError,
 )
 
-from hub.errors import ClientError, HubError, PayloadTooLarge, UnsupportedMediaType
+from hub.errors import BadRequest, ClientError, HubError, PayloadTooLarge, UnsupportedMediaType
+
+
+class InvalidEnvelope(BadRequest):
+    """A JSON-RPC request object that is not one (unknown members, a method that is not a string):
+    JSON-RPC's Invalid Request (-32600)."""
 
 
 def request_error(error: HubError) -> A2AError:
@@ -33,7 +38,7 @@ def request_error(error: HubError) -> A2AError:
     data = _describe(error)
     if isinstance(error, UnsupportedMediaType):
         return ContentTypeNotSupportedError(message=error.message, data=data)
-    if isinstance(error, PayloadTooLarge):
+    if isinstance(error, PayloadTooLarge | InvalidEnvelope):
         return InvalidRequestError(message=error.message, data=data)
     if isinstance(error, ClientError):
         return InvalidParamsError(message=error.message, data=data)
