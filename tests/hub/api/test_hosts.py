@@ -105,5 +105,5 @@ def test_patterns_that_do_not_parse_are_configuration_errors(server: dict[str, A
 
 def test_the_mcp_spelling_and_the_server_one_together_are_an_error() -> None:
     env = {"HUB_MCP__ALLOWED_HOSTS": "[a.example]", "HUB_SERVER__ALLOWED_HOSTS": "[b.example]"}
-    with pytest.raises(ConfigError, match="server.allowed_hosts is the one list"):
+    with pytest.raises(ConfigError, match=r"server\.allowed_hosts is the one list"):
         load_settings(environ=env)
