@@ -92,6 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
                 max_connections=server.max_connections,
             )
         ),
+        ws="none",  # no route of the hub is a WebSocket: an upgrade request is an ordinary request
         lifespan="on",
         access_log=False,
         log_level=server.log_level,

@@ -161,3 +161,14 @@ async def eventually_ok(client: httpx.AsyncClient, url: str) -> bool:
             pass  # refused while the hub still counted the closed connections
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_a_websocket_upgrade_is_an_ordinary_request(hub: HubProcess) -> None:
+    reader, writer = await connect(hub)
+    upgrade = b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    writer.write(
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + upgrade + b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    answer = await until_closed(reader)  # answered as HTTP, then closed when idle: no open upgrade
+    assert answer.startswith(b"HTTP/1.1 200")
+    writer.close()
