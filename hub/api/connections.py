@@ -71,6 +71,7 @@ class HubHttpProtocol(HttpToolsProtocol):
         self.timeout_keep_alive = self.limits.keep_alive_timeout  # type: ignore[assignment]
         self._head_bytes = 0  # of the head being read (or about to be)
         self._deadline: asyncio.TimerHandle | None = None  # the head's or the body's, when one is due
+        self._deadline_for_head = False
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -122,18 +123,25 @@ class HubHttpProtocol(HttpToolsProtocol):
         return self.scope is not None and (self.cycle is None or self.cycle.scope is not self.scope)
 
     def _watch(self) -> None:
-        """Arms the deadline the connection's state calls for, once; clears one no longer due."""
+        """Arms the deadline the connection's state calls for, once (a head's from its first read, a
+        body's from its head's end); clears one no longer due."""
         if self.transport.is_closing():
             return
         if self._in_head():
+            if self._deadline is not None and not self._deadline_for_head:
+                self._clear_deadline()  # a body ended and the next (pipelined) head began
             if self._deadline is None:
                 self._deadline = self.loop.call_later(self.limits.header_timeout, self._head_late)
+                self._deadline_for_head = True
             return
         self._head_bytes = 0
+        if self._deadline is not None and self._deadline_for_head:
+            self._clear_deadline()
         cycle = self.cycle
         if cycle is not None and cycle.more_body:
             if self._deadline is None:
                 self._deadline = self.loop.call_later(self.limits.body_timeout, self._body_late)
+                self._deadline_for_head = False
         elif self._deadline is not None:
             self._clear_deadline()
 

@@ -172,3 +172,14 @@ async def test_a_websocket_upgrade_is_an_ordinary_request(hub: HubProcess) -> No
     answer = await until_closed(reader)  # answered as HTTP, then closed when idle: no open upgrade
     assert answer.startswith(b"HTTP/1.1 200")
     writer.close()
+
+
+async def test_a_body_is_timed_from_its_head_not_from_the_first_byte(hub: HubProcess) -> None:
+    reader, writer = await connect(hub)
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.3)  # the client's pace: the head arrives in two reads
+    writer.write(b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    status, body = status_and_body(await until_closed(reader))
+    assert status == 408 and "body" in body["error"]["message"], body
+    writer.close()
