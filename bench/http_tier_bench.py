@@ -6,6 +6,12 @@ body in one read, as a client sends them), lets a trivial ASGI app answer each, 
 the protocols take turns, and the median per-request time of each is reported with the difference.
 
     python -m bench.http_tier_bench [--requests 20000] [--rounds 9]
+
+``--only uvicorn|hub`` serves ``--requests`` with one protocol once and prints nothing: run it under
+callgrind for each and divide the difference of the two counts by ``--requests`` (the start-up is the
+same for both), which a shared machine's load cannot move:
+
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p python -m bench.http_tier_bench --only hub
 """
 
 from __future__ import annotations
@@ -67,16 +73,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def serve(kind: type[HttpToolsProtocol], requests: int) -> float:
-    """Seconds per request on one connection."""
+    """CPU seconds per request on one connection."""
     config = Config(app, lifespan="off", access_log=False, log_config=None)
     protocol = kind(config=config, server_state=ServerState(), app_state={})
     protocol.connection_made(Transport())
-    started = time.perf_counter()
+    started = time.process_time()
     for _ in range(requests):
         protocol.data_received(REQUEST)
         for task in list(protocol.tasks):  # the app's task answers, which ends the request
             await task
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     protocol.connection_lost(None)
     return elapsed / requests
 
@@ -99,8 +105,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--only", choices=("uvicorn", "hub"), help="one protocol, once, silently")
     args = parser.parse_args()
     bound = protocol_class(LIMITS)
+    if args.only is not None:
+        uvloop.run(serve(bound if args.only == "hub" else HttpToolsProtocol, args.requests))
+        return
     times: dict[str, list[float]] = {"uvicorn HttpToolsProtocol": [], "HubHttpProtocol": []}
     for round_ in range(args.rounds):
         kinds = [("uvicorn HttpToolsProtocol", HttpToolsProtocol), ("HubHttpProtocol", bound)]

@@ -30,6 +30,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 LINGER = 2.0  # seconds a refused connection is drained before it is closed
+_feed = HttpToolsProtocol.data_received  # uvicorn's, called directly: super() costs every read
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,21 +96,25 @@ class HubHttpProtocol(HttpToolsProtocol):
             return
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope and cycle.more_body:
-            super().data_received(data)  # a body: bounded by max_body_bytes in the app, and in time here
+            _feed(self, data)  # a body: bounded by max_body_bytes in the app, and in time here
         else:
             room = self.limits.max_header_bytes - self._head_bytes
             if len(data) > room:
                 self._beyond(data, room)
                 return
             self._head_bytes += len(data)
-            super().data_received(data)
+            _feed(self, data)
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope and not cycle.more_body and self._deadline is None:
+            self._head_bytes = 0  # the request is whole, nothing was due (the common case)
+            return
         self._watch()
 
     def _beyond(self, data: bytes, room: int) -> None:
         """``data`` holds more than the head may still take: feed what fits; if the head is still not
         whole, it is too large."""
         self._head_bytes += room
-        super().data_received(data[:room])
+        _feed(self, data[:room])
         if self.transport.is_closing():
             return
         if self._in_head():
@@ -125,6 +130,12 @@ class HubHttpProtocol(HttpToolsProtocol):
     def _watch(self) -> None:
         """Arms the deadline the connection's state calls for, once (a head's from its first read, a
         body's from its head's end); clears one no longer due."""
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope and not cycle.more_body:
+            self._head_bytes = 0  # the request is whole (the common case): nothing to time
+            if self._deadline is not None:
+                self._clear_deadline()
+            return
         if self.transport.is_closing():
             return
         if self._in_head():
@@ -137,7 +148,6 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         if self._deadline is not None and self._deadline_for_head:
             self._clear_deadline()
-        cycle = self.cycle
         if cycle is not None and cycle.more_body:
             if self._deadline is None:
                 self._deadline = self.loop.call_later(self.limits.body_timeout, self._body_late)
