@@ -95,7 +95,10 @@ class ServerSettings(_Strict):
         60.0, gt=0, description="seconds from a request's head to the end of its body; slower: 408, close"
     )
     keep_alive_timeout: float = Field(
-        5.0, gt=0, description="an idle connection (no request yet, or between requests) closes after this"
+        30.0,
+        gt=0,
+        description="an idle connection (no request yet, or between requests) closes after this; keep it "
+        "above the idle timeout of clients' connection pools, or a reused connection may meet a close",
     )
     max_connections: int = Field(
         1000, ge=1, description="open connections; one more gets 503 and is closed at once"
