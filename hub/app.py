@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from hub.api.asgi import Receive, Scope, Send
+from hub.api.hosts import announce as announce_hosts
+from hub.api.mcp.errors import send_http_error
 from hub.api.metrics import MetricsEndpoint
 from hub.api.openai import OpenAIFrontDoor
 from hub.api.server import HubApp, Lifespan, Mount
@@ -159,6 +161,7 @@ def build_app(
     access = build_access(settings, SqlKeyStore(store.engine) if credentials else None)
     if credentials:
         announce(settings)
+        announce_hosts(settings)
     u = settings.usage
     ledger = SqlLedger(store.engine)
     recorder = UsageRecorder(
@@ -202,7 +205,7 @@ def build_app(
         from hub.api.mcp import MCPFrontDoor  # the MCP SDK loads only when the door is on
 
         mcp = MCPFrontDoor(registry, pipeline, settings, access, feedback)
-        mounts.append(Mount(settings.mcp.path, mcp.http))
+        mounts.append(Mount(settings.mcp.path, mcp.http, send_http_error))
         lifespans.append(mcp.http.lifespan)
         if settings.auth is not None:
             mounts.append(Mount(METADATA_PATH, ProtectedResourceMetadata(settings)))
@@ -224,8 +227,13 @@ def build_app(
 
 
 def _metrics_endpoint(settings: Settings, metrics: HubMetrics, access: Access) -> MetricsEndpoint:
-    require_auth = settings.metrics.require_auth and settings.auth is not None
-    return MetricsEndpoint(metrics.registry, access, settings.metrics.path, require_auth=require_auth)
+    if settings.metrics.open and settings.auth is not None:
+        log.warning(
+            "metrics.open is true: %s is served to anyone, without credentials, and names every model; "
+            "keep the port on a private scrape network",
+            settings.metrics.path,
+        )
+    return MetricsEndpoint(metrics.registry, access, settings.metrics, settings.auth)
 
 
 def _closing(limit_store: RateLimitStore) -> Lifespan:

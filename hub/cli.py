@@ -76,6 +76,7 @@ def _version() -> str:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from hub.api.connections import ConnectionLimits, protocol_class
     from hub.app import build_app
     from hub.logs import configure_from_settings
 
@@ -91,12 +92,21 @@ def _serve(args: argparse.Namespace) -> int:
         host=server.host,
         port=server.port,
         loop="uvloop",
-        http="httptools",
+        # httptools with bounds on head size, head/body/idle time and open connections
+        http=protocol_class(
+            ConnectionLimits(
+                max_header_bytes=server.max_header_bytes,
+                header_timeout=server.header_timeout,
+                body_timeout=server.body_timeout,
+                keep_alive_timeout=server.keep_alive_timeout,
+                max_connections=server.max_connections,
+            )
+        ),
+        ws="none",  # no route of the hub is a WebSocket: an upgrade request is an ordinary request
         lifespan="on",
         access_log=False,
         log_level=server.log_level,
         log_config=None,  # uvicorn's loggers write through the hub's handler (hub.logs)
-        timeout_keep_alive=30,
         # Forwarded-header rewriting costs ~3% per request and is wrong unless a trusted proxy is in
         # front; the Server header tells strangers what we run.
         proxy_headers=False,

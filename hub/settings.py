@@ -35,6 +35,7 @@ from hub.budgets.settings import BudgetsSettings
 from hub.call import Operation
 from hub.config_errors import ConfigError as ConfigError
 from hub.config_errors import describe, invalid
+from hub.hostpatterns import ANY, host_pattern, origin_pattern
 from hub.limits.settings import LimitsSettings
 from hub.metrics.settings import MetricsSettings
 from hub.pricing import Price
@@ -101,6 +102,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _host_patterns(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    for pattern in value or ():
+        if pattern != ANY:
+            host_pattern(pattern)  # ValueError names the bad entry
+    return value
+
+
+def _origin_patterns(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    for pattern in value or ():
+        origin_pattern(pattern)
+    return value
+
+
 class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -110,7 +124,46 @@ class ServerSettings(_Strict):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = Field("json", description="json: one object per line (hub.logs)")
+    max_log_line_bytes: int = Field(
+        16 * 1024, ge=1024, description="a longer log line has its longest fields cut, with a marker"
+    )
     request_timeout: float = Field(300.0, gt=0, description="default deadline of one call, seconds")
+    allowed_hosts: tuple[str, ...] | None = Field(
+        None,
+        description="Host headers served on every route (else 421), as host, host:port or host:*; "
+        "'*' alone: any. Default: loopback, the bound address, a2a.public_url's and auth.mcp.resource's "
+        "hosts; any Host when bound to 0.0.0.0 or ::",
+    )
+    allowed_origins: tuple[str, ...] | None = Field(
+        None,
+        description="Origin headers accepted besides the request's own host (else 403), as "
+        "scheme://host[:port|:*]. Default: http://127.0.0.1:*, http://localhost:*, http://[::1]:* and "
+        "the origins of a2a.public_url and auth.mcp.resource",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="request line and headers together; more gets 431 and a close"
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds from a connection's first byte (or its last request) to a whole "
+        "request head; slower gets 408 and a close",
+    )
+    body_timeout: float = Field(
+        60.0, gt=0, description="seconds from a request's head to the end of its body; slower: 408, close"
+    )
+    keep_alive_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="an idle connection (no request yet, or between requests) closes after this; keep it "
+        "above the idle timeout of clients' connection pools, or a reused connection may meet a close",
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="open connections; one more gets 503 and is closed at once"
+    )
+
+    _hosts = field_validator("allowed_hosts")(_host_patterns)
+    _origins = field_validator("allowed_origins")(_origin_patterns)
 
 
 class Timeouts(_Strict):
@@ -248,8 +301,13 @@ class MCPSettings(_Strict):
     path: str = Field("/mcp", pattern=r"^/[A-Za-z0-9/_-]*$")
     stateless: bool = Field(False, description="no sessions: every request stands alone")
     json_response: bool = Field(False, description="answer with JSON instead of an SSE stream")
-    allowed_hosts: tuple[str, ...] = Field(LOOPBACK_HOSTS, description="Host headers accepted (else 421)")
-    allowed_origins: tuple[str, ...] = Field(LOOPBACK_ORIGINS, description="Origins accepted (else 403)")
+    allowed_hosts: tuple[str, ...] | None = Field(
+        None,
+        description="deprecated: server.allowed_hosts (one policy for every route); used when that is unset",
+    )
+    allowed_origins: tuple[str, ...] | None = Field(
+        None, description="deprecated: server.allowed_origins; used when that is unset"
+    )
     page_size: int = Field(100, ge=1, le=1000, description="tools per tools/list page")
     stream_recheck_seconds: float = Field(
         5.0,
@@ -258,6 +316,9 @@ class MCPSettings(_Strict):
         description="how often an open stream (GET, subscriptions/listen) checks its caller's credentials "
         "again; a revoked key's stream closes within this plus auth.key_cache_seconds",
     )
+
+    _hosts = field_validator("allowed_hosts")(_host_patterns)
+    _origins = field_validator("allowed_origins")(_origin_patterns)
 
 
 class A2ASettings(_Strict):
@@ -324,6 +385,16 @@ class Settings(_Strict):
         exclude=True,
         description="the hub's folder ($HUB_HOME): the default store's, created on first use",
     )
+
+    @model_validator(mode="after")
+    def _one_host_policy(self) -> Settings:
+        for name in ("allowed_hosts", "allowed_origins"):
+            if getattr(self.mcp, name) is not None and getattr(self.server, name) is not None:
+                raise ValueError(
+                    f"mcp.{name} and server.{name} are both set: server.{name} is the one list for "
+                    f"every route; move the entries of mcp.{name} there and remove it"
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:

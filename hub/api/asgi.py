@@ -30,8 +30,17 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def request_headers(scope: Scope) -> dict[str, str]:
-    """The request's headers as a dict (names are lower-case in ASGI; a repeated header: the last)."""
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    """The request's headers as a dict (names are lower-case in ASGI). A repeated header's values are
+    joined with ``", "`` (RFC 9110 5.3), never one picked: ``hub.auth.credentials`` refuses a
+    credential header that came twice."""
+    raw = scope["headers"]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(headers) == len(raw):
+        return headers  # the common case: no name repeated
+    joined: dict[str, list[str]] = {}
+    for k, v in raw:
+        joined.setdefault(k.decode("latin-1"), []).append(v.decode("latin-1"))
+    return {name: ", ".join(values) for name, values in joined.items()}
 
 
 def require_json(scope: Scope) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from hub.api import admin, feedback, traces
 from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, request_headers, send_json
+from hub.api.hosts import policy_for
 from hub.api.metrics import MetricsEndpoint
 from hub.api.openai import OpenAIFrontDoor, send_error
 from hub.api.ui import UiDoor
@@ -37,14 +38,17 @@ class MethodNotAllowed(HubError):
 
 
 Lifespan = Callable[[], AbstractAsyncContextManager[None]]
+Refuse = Callable[[Send, HubError], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Mount:
-    """Another front door's ASGI app, served for ``path`` and everything under it."""
+    """Another front door's ASGI app, served for ``path`` and everything under it; ``refuse`` sends
+    the root app's refusals (Host, Origin) in that door's error shape."""
 
     path: str
     app: ASGIApp
+    refuse: Refuse = send_error
 
     def matches(self, path: str) -> bool:
         return path == self.path or path.startswith(self.path + "/")
@@ -72,6 +76,7 @@ class HubApp:
         self.traces: traces.TraceSource | None = None  # set by build_app when tracing is on
         self.feedback: FeedbackService | None = None  # set by build_app when the ledger is on
         self.metrics: MetricsEndpoint | None = None  # set by build_app when metrics are on
+        self.hosts = policy_for(settings)
         self.ui = UiDoor(settings.auth, self.access, lambda: [self._pool_card(e.name) for e in registry])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,6 +87,11 @@ class HubApp:
             await self._lifespan(receive, send)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self.hosts.check(scope)  # before any door: one policy for every route
+        if refusal is not None:
+            mount = self._mount_for(scope["path"])
+            await (send_error if mount is None else mount.refuse)(send, refusal)
+            return
         started = False
 
         async def tracking_send(message: Message) -> None:

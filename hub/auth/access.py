@@ -71,10 +71,19 @@ class Access:
 
     async def identify(self, headers: Mapping[str, str], door: str) -> Identity:
         rules = self.rules(door)
-        found = credentials.read(headers, self._key_headers, self._tokens is not None)
+        try:
+            found = credentials.read(headers, self._key_headers, self._tokens is not None)
+        except credentials.Repeated as repeated:
+            message = f"The request carries more than one '{repeated}' credential: send exactly one"
+            raise unauthorized(InvalidKey, message, rules.challenge) from None
         recognised = [c for c in found if c.kind is not Kind.UNKNOWN]
         if not recognised:
             return self._without_credentials(bool(found), rules.challenge)
+        if self.required and len(recognised) < len(found):
+            # A credential of no form this hub accepts beside one it does: refused, never skipped
+            # (in open mode such a value, "unused", is no credential at all).
+            message = "The request carries a credential that is not in a form this hub accepts"
+            raise unauthorized(InvalidKey, message, rules.challenge)
         if any(c.source not in rules.sources for c in recognised):
             # A credential where this door does not take one (A2A: not among the card's schemes) is
             # refused, not ignored: ignoring it could serve its holder as anonymous.

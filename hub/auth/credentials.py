@@ -4,6 +4,10 @@ Each value is classified by its shape: a hub API key (``hub-``), a JWT (three ba
 something else. "Something else" matters only in open mode, where OpenAI SDKs must send *some* key
 (``api_key="unused"``): a value in no format this hub issues or accepts is not a credential of this
 hub, and is ignored there. Anything that is recognised is verified, and refused if it does not verify.
+
+A credential header sent twice is refused (``Repeated``), never resolved by picking one: the doors
+read headers through ``hub.api.asgi.request_headers``, which joins a repeated header's values with
+``", "`` (RFC 9110 5.3), and no bearer token (RFC 6750 token68), hub key or JWT contains a comma.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ class Credential:
     value: str = field(repr=False)
 
 
+class Repeated(ValueError):
+    """The request carries two values for one credential header (two ``Authorization`` headers, or
+    one whose bearer value holds a list)."""
+
+
 def classify(value: str, jwt_configured: bool) -> Kind:
     if looks_like_key(value):
         return Kind.API_KEY
@@ -46,12 +55,16 @@ def read(headers: Mapping[str, str], key_headers: Sequence[str], jwt_configured:
         scheme, _, value = authorization.strip().partition(" ")
         value = value.strip()
         if scheme.lower() == "bearer" and value:
+            if "," in value:
+                raise Repeated("authorization")
             found.append(Credential(classify(value, jwt_configured), "bearer", value))
         else:
             found.append(Credential(Kind.UNKNOWN, "bearer", ""))  # Basic, or an empty Bearer
     for name in key_headers:
         value = headers.get(name, "").strip()
         if value:
+            if "," in value:
+                raise Repeated(name)
             found.append(Credential(classify(value, jwt_configured), "api_key", value))
     return found
 

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.auth_hub import create_key, write_config
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
+from tests.support.jwt_issuer import ISSUER, Issuer, serve_jwks
 from tests.support.net import wait_until
 
 CHUNKS = 4  # the fake answers every chat with 4 tokens
@@ -180,25 +181,45 @@ async def test_an_a2a_message_counts_under_the_a2a_door(hub: HubProcess) -> None
     assert moved("hub_request_duration_seconds_count", **labels) == 1
 
 
-def test_metrics_can_require_a_credential_and_count_refused_callers(
-    upstream: FakeUpstream, tmp_path: Path
-) -> None:
-    settings = {
+def auth_settings(tmp_path: Path, upstream: FakeUpstream, issuer: Issuer, **metrics: Any) -> dict[str, Any]:
+    jwt = {"issuer": ISSUER, "audiences": ["hub"], "jwks_url": issuer.url}
+    return {
         "store": {"url": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"},
         "mcp": {"enabled": False},
         "a2a": {"enabled": False},
-        "auth": {"teams": {"ops": {"models": ["*"]}}},
-        "metrics": {"require_auth": True},
+        "auth": {"teams": {"ops": {"models": ["*"]}, "research": {"models": ["*"]}}, "jwt": jwt},
+        "metrics": metrics,
         "models": [chat_model("fake-model", upstream)],
     }
-    path = write_config(tmp_path, settings)
-    key = create_key(path, "ops")
-    with run_hub(None, tmp_path, config_file=path) as hub:
-        refused = httpx.get(hub.url + "/metrics", timeout=10)
-        assert refused.status_code == 401
-        assert refused.json()["error"]["type"] == "authentication_error"
-        assert httpx.post(hub.v1 + "/chat/completions", json=chat(), timeout=10).status_code == 401
-        samples = scrape(hub, **{"x-api-key": key})
-        # The metrics stage sits above identity: the caller without a credential is counted too.
-        assert value(samples, "hub_requests_total", frontdoor="http", model="fake-model", status="401") == 1
-        assert key not in httpx.get(hub.url + "/metrics", headers={"x-api-key": key}, timeout=10).text
+
+
+def test_with_auth_only_admins_and_metrics_readers_may_scrape(upstream: FakeUpstream, tmp_path: Path) -> None:
+    with serve_jwks(Issuer(audience="hub", team="research")) as issuer:
+        path = write_config(tmp_path, auth_settings(tmp_path, upstream, issuer, read_teams=["ops"]))
+        ops, research, admin = (create_key(path, team) for team in ("ops", "research", "admin"))
+        with run_hub(None, tmp_path, config_file=path) as hub:
+            refused = httpx.get(hub.url + "/metrics", timeout=10)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["type"] == "authentication_error"
+            assert httpx.post(hub.v1 + "/chat/completions", json=chat(), timeout=10).status_code == 401
+            for caller in ({"x-api-key": research}, {"authorization": f"Bearer {issuer.token()}"}):
+                forbidden = httpx.get(hub.url + "/metrics", headers=caller, timeout=10)
+                assert forbidden.status_code == 403
+                assert forbidden.json()["error"]["code"] == "metrics_reader_required"
+            reader = issuer.token(scope="metrics:read")
+            for caller in ({"x-api-key": ops}, {"x-api-key": admin}, {"authorization": f"Bearer {reader}"}):
+                samples = scrape(hub, **caller)
+                # The metrics stage sits above identity: the caller without a credential is counted too.
+                labels = {"frontdoor": "http", "model": "fake-model", "status": "401"}
+                assert value(samples, "hub_requests_total", **labels) == 1
+            assert ops not in httpx.get(hub.url + "/metrics", headers={"x-api-key": ops}, timeout=10).text
+
+
+def test_open_metrics_with_auth_are_served_to_anyone_with_a_warning(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    with serve_jwks(Issuer(audience="hub")) as issuer:
+        path = write_config(tmp_path, auth_settings(tmp_path, upstream, issuer, open=True))
+        with run_hub(None, tmp_path, config_file=path) as hub:
+            scrape(hub)
+            assert "metrics.open is true" in hub.log()

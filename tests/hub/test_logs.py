@@ -154,3 +154,32 @@ def test_configure_logging_routes_every_logger_and_warnings(root: logging.Logger
     assert (first["logger"], first["message"]) == ("uvicorn.error", f"x-team-key: {MASK}")
     assert second["logger"] == "py.warnings" and "a library complains" in second["message"]
     assert root.level == logging.WARNING
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_line_never_exceeds_its_bound(fmt: str) -> None:
+    buffer = io.StringIO()
+    logger = logging.getLogger(f"tests.hub.logs.bound.{fmt}")
+    handler = build_handler(fmt, buffer, max_line=2048)  # type: ignore[arg-type]
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("body %s", "x" * 1_000_000, extra={"keys": {f"k{i}": i for i in range(100_000)}})
+        try:
+            raise ValueError("y" * 100_000 + " \ud800 lone surrogate")
+        except ValueError:
+            logger.exception("failed on\n%s", "line\n" * 10_000)
+        logger.info("short")
+    finally:
+        logger.removeHandler(handler)
+    written = buffer.getvalue()
+    if fmt == "json":
+        entries = lines(buffer)
+        assert len(entries) == 3 and all(len(line.encode()) <= 2048 for line in written.splitlines())
+        assert entries[0]["message"].startswith("body xxx") and "...[cut " in entries[0]["message"]
+        assert "...[cut " in entries[0]["keys"]
+        assert entries[1]["exception"].startswith("Traceback") and "lone surrogate" in entries[1]["exception"]
+        assert entries[2]["message"] == "short"
+    else:
+        records = written.split("\n")  # a text record may span lines (a traceback); bounded in total
+        assert len(written.encode()) <= 3 * 2048 + len(records) and written.rstrip().endswith("short")

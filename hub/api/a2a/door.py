@@ -23,7 +23,7 @@ from a2a.server.tasks import DatabasePushNotificationConfigStore, DatabaseTaskSt
 from a2a.types.a2a_pb2 import AgentCard
 from sqlalchemy.exc import DBAPIError
 
-from hub.api.a2a.auth import A2AAuth, Gate
+from hub.api.a2a.auth import A2AAuth, Gate, send_http_refusal
 from hub.api.a2a.cardroute import CardEndpoint, CardFor
 from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH, ROUTER_PATH, AgentCards
 from hub.api.a2a.context import AGENT, IDENTITY, CallBuilder
@@ -111,7 +111,12 @@ def build_a2a(
     hub_agent = A2AAuth(guarded(router_for, None, ROUTER_PATH), access)
     per_model = {name: guarded(_Fixed(name, card), name, "/") for name, card in cards.models.items()}
     agents = A2AAuth(AgentsApp(per_model, access), access)
-    mounts = (Mount(CARD_PATH, hub_agent), Mount(ROUTER_PATH, hub_agent), Mount(AGENTS_PATH, agents))
+    refuse = send_http_refusal
+    mounts = (
+        Mount(CARD_PATH, hub_agent, refuse),
+        Mount(ROUTER_PATH, hub_agent, refuse),
+        Mount(AGENTS_PATH, agents, refuse),
+    )
     return A2ADoor(mounts, functools.partial(_lifespan, tasks, handler, push))
 
 

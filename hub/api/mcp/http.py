@@ -1,15 +1,15 @@
 """Streamable HTTP at ``settings.mcp.path``: the SDK's session manager behind a thin ASGI layer.
 
 The SDK serves the protocol (handshake versions with sessions or without, the stateless 2026-07-28
-version, SSE or JSON responses, Host/Origin checks: 421 and 403). In front of it this layer answers
-what the hub decides for every door: who is calling (``auth``: 401/403 before the SDK sees anything),
-the body-size limit (413, before anything is buffered past it), the nesting bound (400,
-``server.max_json_depth``), and what a POST must be (``envelope``: 415 for a body that is not declared
-JSON, -32700 for one that is not JSON, -32600 for one that is not one JSON-RPC message, batches
-included: no MCP revision the hub serves accepts them). A GET stream, which stays open, ends when its
-caller's credentials stop holding (``streams``); session ids are the hub's own (``sessions``). The
-manager is called directly, not through a Starlette ``Mount``, which would answer ``POST /mcp`` with a
-307 to ``/mcp/``.
+version, SSE or JSON responses); Host and Origin are checked for every route by the root app
+(``hub.api.hosts``). In front of it this layer answers what the hub decides for every door: who is
+calling (``auth``: 401/403 before the SDK sees anything), the body-size limit (413, before anything
+is buffered past it), the nesting bound (400, ``server.max_json_depth``), and what a POST must be
+(``envelope``: 415 for a body that is not declared JSON, -32700 for one that is not JSON, -32600 for
+one that is not one JSON-RPC message, batches included: no MCP revision the hub serves accepts them).
+A GET stream, which stays open, ends when its caller's credentials stop holding (``streams``); session
+ids are the hub's own (``sessions``). The manager is called directly, not through a Starlette
+``Mount``, which would answer ``POST /mcp`` with a 307 to ``/mcp/``.
 """
 
 from __future__ import annotations
@@ -51,11 +51,9 @@ class StreamableHTTPApp:
         self._recheck = mcp.stream_recheck_seconds
         self._max_depth = settings.server.max_json_depth
         self._paths = frozenset({mcp.path, mcp.path + "/"})
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=list(mcp.allowed_hosts),
-            allowed_origins=list(mcp.allowed_origins),
-        )
+        # Host and Origin are checked for every route by the root app (hub.api.hosts), exactly; the
+        # SDK's own check compares by prefix and would be a second, different policy.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         if settings.server.log_level != "debug":
             # The SDK logs every session's start and end at INFO, and in stateless mode every request:
             # noise at a gateway's rate. The hub's own logs say what matters.
