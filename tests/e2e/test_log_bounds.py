@@ -71,12 +71,11 @@ def test_a_large_request_quoted_at_debug_is_cut_to_the_line_bound(hub: HubProces
     assert cut, "no line quoted the request"
 
 
-def test_an_envelope_with_100k_unknown_members_is_a_clean_400(hub: HubProcess) -> None:
+def test_an_envelope_with_100k_unknown_members_is_a_clean_invalid_request(hub: HubProcess) -> None:
     unknown = {f"k{i:06d}": 1 for i in range(100_000)}  # ~1.1 MB
     answer = rpc(hub, "SendMessage", {"message": message("hi")}, **unknown)
-    assert answer.status_code == 400
-    error = answer.json()["error"]
-    assert error["code"] == -32600 and "unknown member 'k000000'" in error["message"]
+    error = answer.json()["error"]  # a JSON-RPC error, in a 200 as the binding answers every error
+    assert error["code"] == -32600 and "Unknown member 'k000000'" in error["message"]
     assert len(answer.content) < 2048
     assert not [e for e in entries(hub) if "exception" in e or e["level"] == "ERROR"]
 
