@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from hub.call import Operation
 from hub.config_errors import ModelOptionError, invalid
 from hub.errors import ModelNotFound
+from hub.model_settings import ModelSettings
 from hub.routing.pool import Clock, ReplicaPool, build_pool
-from hub.settings import ModelSettings, Settings
+from hub.settings import Settings
 from hub.tasks import SERVES
 from inference_backends.base import InferenceBackend
 

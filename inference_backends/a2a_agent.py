@@ -40,8 +40,8 @@ import orjson
 from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.config_errors import ModelOptionError
 from hub.errors import BackendError, BadRequest, HubError
+from hub.model_settings import ModelSettings
 from hub.routing.replica import Replica
-from hub.settings import ModelSettings
 from inference_backends import a2a_wire as wire
 from inference_backends.http_client import ClientTimeouts, HttpClient, Response, translate_read_error
 

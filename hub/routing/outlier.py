@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from hub.model_settings import OutlierDetection
 from hub.routing.replica import Replica
-from hub.settings import OutlierDetection
 
 log = logging.getLogger("hub.routing")
 

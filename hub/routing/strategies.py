@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from hub.call import Call
+from hub.model_settings import PrefixAffinity
 from hub.routing.replica import Replica, hash_text, rendezvous_score
-from hub.settings import PrefixAffinity
 
 
 class Strategy(Protocol):

@@ -13,8 +13,8 @@ from types import MappingProxyType
 from typing import Any
 
 from hub.call import Call, Operation, Result
+from hub.model_settings import ModelSettings
 from hub.pipeline import Next
-from hub.settings import ModelSettings
 
 _GENERATING = frozenset({Operation.CHAT, Operation.COMPLETION})
 # Request fields that set the same thing as a default's field.

@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from hub.settings import model_name_problem
+from hub.model_settings import model_name_problem
 
 MAX_LENGTH = 128
 _VALID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")

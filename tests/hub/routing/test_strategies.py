@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections import Counter
 
 from hub.call import Call, Operation
+from hub.model_settings import PrefixAffinity
 from hub.routing.replica import Replica
 from hub.routing.strategies import LeastOutstanding, PrefixAffinityStrategy, RoundRobin, prompt_prefix
-from hub.settings import PrefixAffinity
 
 
 def replicas(n: int) -> list[Replica]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hub.call import Call, Operation, Result
-from hub.settings import ModelSettings
+from hub.model_settings import ModelSettings
 from hub.stages.defaults import DefaultsStage, defaults_stage
 
 
