@@ -10,8 +10,8 @@ from hub.call import ANONYMOUS, Identity
 
 class HubUser(BaseUser):
     """Set as the request's ``user`` by ``auth.A2AAuth``. ``display_name`` is what the SDK uses as the
-    task owner: the subject (never a secret), and "" for anonymous callers, as before auth existed, so
-    a caller reads, lists and cancels only the tasks it created."""
+    task owner: the subject (never a secret), and "" for anonymous callers (one owner for all of them),
+    so a caller reads, lists and cancels only the tasks it created."""
 
     def __init__(self, identity: Identity) -> None:
         self.hub_identity = identity
