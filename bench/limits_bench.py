@@ -11,6 +11,13 @@ cost in throughput.
 Stores: ``memory`` (in-process), ``redis`` (one EVALSHA per admit and per release, on the Redis at
 ``--redis-url``, 127.0.0.1 only) and ``resilient`` (the same Redis behind the timeout and
 failure-mode wrapper). Keys live under a fresh prefix and are deleted at the end.
+
+``--client own redis-py`` runs the Redis stores on each client (``hub.redis.connect``: the hub's own
+and redis-py's asyncio one), and ``--rounds`` repeats every point, interleaved (round r measures each
+configuration once, starting one further on), so that a shared machine's drift hits all alike; the
+summary gives each configuration's median hub CPU per call and the spread over the rounds:
+
+    python -m bench.limits_bench --stores redis --client own redis-py --rounds 7 --calls 5000
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 from redis.asyncio import Redis
 
@@ -30,6 +38,7 @@ from hub.limits.memory import MemoryStore
 from hub.limits.redis import RedisStore
 from hub.limits.resilient import ResilientStore
 from hub.limits.spec import FailureMode, Kind, LimitSpec, Scope
+from hub.redis.client import ClientKind
 
 _LOCAL = FailureMode.LOCAL
 LIMIT_SETS = {
@@ -59,11 +68,11 @@ class Point:
     admit_us: list[float]
     release_us: list[float]
 
-    def row(self) -> str:
+    def row(self, client: str) -> str:
         admit, release = _percentiles(self.admit_us), _percentiles(self.release_us)
         redis = "-" if self.redis_cpu_seconds is None else f"{self.redis_cpu_seconds / self.calls * 1e6:.0f}"
         return (
-            f"| {self.store} | {self.concurrency} | {self.calls / self.seconds:,.0f} "
+            f"| {self.store} | {client} | {self.concurrency} | {self.calls / self.seconds:,.0f} "
             f"| {self.cpu_seconds / self.calls * 1e6:.0f} | {redis} "
             f"| {admit[0]:.0f} | {admit[1]:.0f} | {release[0]:.0f} | {release[1]:.0f} |"
         )
@@ -118,37 +127,59 @@ async def _redis_cpu(redis: Redis) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
-def build(name: str, url: str, prefix: str) -> RateLimitStore:
+def build(name: str, url: str, prefix: str, client: ClientKind) -> RateLimitStore:
     if name == "memory":
         return MemoryStore()
-    remote = RedisStore.from_url(url, prefix=prefix)
+    remote = RedisStore.from_url(url, prefix=prefix, client=client)
     if name == "redis":
         return remote
     return ResilientStore(remote, MemoryStore(), replicas=2, timeout=0.05)
 
 
+def configurations(args: argparse.Namespace) -> list[tuple[str, ClientKind, int]]:
+    """(store, client, clients at once) to measure; the memory store has no Redis client."""
+    return [
+        (name, client, concurrency)
+        for name in args.stores
+        for client in (args.client[:1] if name == "memory" else args.client)
+        for concurrency in args.concurrency
+    ]
+
+
 async def main(args: argparse.Namespace) -> None:
     prefix = f"bench:limits:{secrets.token_hex(4)}:"
     print(
-        f"limits: {args.limits} ({len(LIMIT_SETS[args.limits])})\n\n"
-        "| store | clients | calls/s (admit + release) | hub CPU us per call | Redis CPU us per call "
-        "| admit p50 us | admit p99 us | release p50 us | release p99 us |"
+        f"limits: {args.limits} ({len(LIMIT_SETS[args.limits])}), rounds: {args.rounds}\n\n"
+        "| store | client | clients | calls/s (admit + release) | hub CPU us per call "
+        "| Redis CPU us per call | admit p50 us | admit p99 us | release p50 us | release p99 us |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    configs = configurations(args)
+    cpu_us: dict[tuple[str, ClientKind, int], list[float]] = {config: [] for config in configs}
     async with Redis.from_url(args.redis_url) as redis:
         try:
-            for name in args.stores:
-                for concurrency in args.concurrency:
-                    store = build(name, args.redis_url, prefix)
+            for round_ in range(args.rounds):
+                start = round_ % len(configs)
+                for name, client, concurrency in configs[start:] + configs[:start]:
+                    store = build(name, args.redis_url, prefix, client)
                     try:
                         point = await measure(name, store, args, concurrency, redis)
                     finally:
                         await store.aclose()
-                    print(point.row(), flush=True)
+                    cpu_us[(name, client, concurrency)].append(point.cpu_seconds / point.calls * 1e6)
+                    print(point.row(client if name != "memory" else "-"), flush=True)
         finally:
             keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
             if keys:
                 await redis.delete(*keys)
+    print("\n| store | client | clients | hub CPU us per call, median | min-max over rounds |")
+    print("|---|---|---|---|---|")
+    for (name, client, concurrency), samples in cpu_us.items():
+        shown = client if name != "memory" else "-"
+        print(
+            f"| {name} | {shown} | {concurrency} | {statistics.median(samples):.1f} "
+            f"| {min(samples):.1f}-{max(samples):.1f} |"
+        )
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -159,6 +190,14 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stores", nargs="+", default=["memory", "redis", "resilient"])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1], help="clients at once")
     parser.add_argument("--limits", choices=sorted(LIMIT_SETS), default="mixed", help="the limits of a call")
+    parser.add_argument(
+        "--client",
+        nargs="+",
+        choices=get_args(ClientKind),
+        default=["own"],
+        help="the Redis client(s) of the Redis stores",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="times every point is measured, interleaved")
     return parser.parse_args(argv)
 
 

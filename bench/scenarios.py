@@ -124,6 +124,26 @@ SCENARIOS: tuple[Scenario, ...] = (
         expect=b'"chat.completion"',
         api_key=True,
     ),
+    Scenario(
+        name="chat-auth-redis-py",
+        description="chat-auth-redis with redis-py's asyncio client in place of the hub's own "
+        "(limits.redis_client: redis-py)",
+        path="/v1/chat/completions",
+        body=_chat(stream=False),
+        hub_overrides={
+            **_AUTH,
+            "limits": {
+                **_LIMITS,
+                "store": "redis",
+                "redis_url": _REDIS,
+                "key_prefix": "bench:rl:",
+                "redis_client": "redis-py",
+            },
+        },
+        direct=False,
+        expect=b'"chat.completion"',
+        api_key=True,
+    ),
 )
 
 

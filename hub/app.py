@@ -141,7 +141,7 @@ def _budget_store(settings: Settings) -> BudgetStore:
         from hub.budgets.redis import RedisBudgetStore
 
         assert b.redis_url is not None  # validated
-        return RedisBudgetStore.from_url(b.redis_url, lease_seconds=lease)
+        return RedisBudgetStore.from_url(b.redis_url, lease_seconds=lease, client=b.redis_client)
     return MemoryBudgetStore(lease_seconds=lease)
 
 

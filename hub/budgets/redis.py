@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Coroutine, Sequence
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -27,18 +27,13 @@ from hub.budgets.base import BudgetDecision, BudgetReservation, BudgetStatus, Cl
 from hub.budgets.errors import BudgetsUnavailable
 from hub.budgets.scripts import RESERVE, SETTLE
 from hub.budgets.spec import BudgetSpec
-from hub.limits.resp import RespClient
-from hub.limits.scripts import Script, ScriptClient
 from hub.pricing import to_nanos, to_usd
+from hub.redis.client import ClientKind, RedisClient
+from hub.redis.connect import connect
+from hub.redis.script import Script
 
 log = logging.getLogger("hub.budgets")
 T = TypeVar("T")
-
-
-class BudgetClient(ScriptClient, Protocol):
-    """Scripts, plus HMGET for reading a period's counters (``RespClient`` and redis-py fit)."""
-
-    async def hmget(self, name: str, *keys: str) -> Any: ...
 
 
 class RedisBudgetStore:
@@ -46,7 +41,7 @@ class RedisBudgetStore:
 
     def __init__(
         self,
-        client: BudgetClient,
+        client: RedisClient,
         *,
         prefix: str = "hub:budget:",
         clock: Clock = time.time,
@@ -70,10 +65,12 @@ class RedisBudgetStore:
         self.settle_failures = 0  # settlements Redis did not confirm (the lease frees the reservation)
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 1.0, **options: Any) -> RedisBudgetStore:
-        """A store on the limits' lean pipelined client (``hub.limits.resp``); no retries of its
-        own (the stage's timeout decides)."""
-        return cls(RespClient.from_url(url, timeout=timeout), owns_client=True, **options)
+    def from_url(
+        cls, url: str, *, timeout: float = 1.0, client: ClientKind = "own", **options: Any
+    ) -> RedisBudgetStore:
+        """A store with a client of its own (``hub.redis.connect``: the hub's pipelined client by
+        default); no retries of its own (the stage's timeout decides)."""
+        return cls(connect(url, timeout=timeout, kind=client), owns_client=True, **options)
 
     async def reserve(self, budgets: Sequence[BudgetSpec], estimate: float) -> BudgetDecision:
         budgets = tuple(budgets)

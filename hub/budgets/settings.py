@@ -3,6 +3,7 @@
 budgets:
   store: redis                      # memory (one hub) | redis (shared by replicas)
   redis_url: redis://127.0.0.1:6379/0
+  redis_client: own                 # own (the hub's pipelined client) | redis-py (the library's)
   failure_mode: closed              # closed: 503 while Redis cannot answer; open: serve unbudgeted
   timeout: 0.25                     # seconds a reservation may take before failure_mode applies
   default_max_tokens: 1024          # answer size assumed when a request sets no max_tokens
@@ -20,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.budgets.spec import Period
+from hub.redis.client import ClientKind
 
 
 class _Strict(BaseModel):
@@ -36,6 +38,9 @@ class Allowance(_Strict):
 class BudgetsSettings(_Strict):
     store: Literal["memory", "redis"] = Field("memory", description="redis when several hubs serve")
     redis_url: str | None = Field(None, description="required for store: redis")
+    redis_client: ClientKind = Field(
+        "own", description="own (the hub's pipelined Redis client) | redis-py (the library's asyncio client)"
+    )
     failure_mode: Literal["closed", "open"] = "closed"
     timeout: float = Field(0.25, gt=0, description="seconds per reservation before failure_mode applies")
     default_max_tokens: int = Field(1024, ge=0, description="answer size assumed without max_tokens")

@@ -1,10 +1,11 @@
 """Coalescing: what many tasks ask for in one turn of the event loop goes to Redis as one command.
 
-A redis-py command costs the hub about 100 us of CPU however small it is, and that is CPU every
-call pays. Decisions submitted while the loop is busy with other tasks wait only until the end of
-the current turn (no timer: a lone decision is sent on the very next turn), then travel together
-in one EVALSHA whose script takes them one after another. Each decision stays atomic and exact
-(Redis runs the whole script alone); under load the hub spends a fraction of the CPU per decision.
+A Redis command costs the hub CPU however small it is (``bench/README.md`` has the figures), and
+that is CPU every call pays. Decisions submitted while the loop is busy with other tasks wait only
+until the end of the current turn (no timer: a lone decision is sent on the very next turn), then
+travel together in one EVALSHA whose script takes them one after another. Each decision stays
+atomic and exact (Redis runs the whole script alone); under load the hub spends a fraction of the
+CPU per decision.
 Envoy's rate limit service pipelines its Redis calls for the same reason.
 """
 

@@ -35,9 +35,12 @@ from hub.limits.base import Admission, Clock, Decision, LimitSet, LimitStatus, l
 from hub.limits.batch import Coalescer
 from hub.limits.errors import LimitStoreTimeout, LimitStoreUnavailable
 from hub.limits.leases import LeaseKeeper
-from hub.limits.resp import Bulk, RespClient, bulk
-from hub.limits.scripts import ADMIT, RELEASE, RENEW, Script, ScriptClient
+from hub.limits.scripts import ADMIT, RELEASE, RENEW
 from hub.limits.spec import Kind, LimitSpec
+from hub.redis.client import ClientKind, RedisClient
+from hub.redis.connect import connect
+from hub.redis.resp import Bulk, RespClient, bulk
+from hub.redis.script import Script
 
 log = logging.getLogger("hub.limits")
 
@@ -83,7 +86,7 @@ class RedisStore:
 
     def __init__(
         self,
-        client: ScriptClient,
+        client: RedisClient,
         *,
         prefix: str = "hub:rl:",
         clock: Clock | None = None,
@@ -126,11 +129,13 @@ class RedisStore:
         self._keeper = LeaseKeeper(self.renew, lambda: bool(self._held), lease_seconds / 3)
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 1.0, **options: Any) -> RedisStore:
-        """A store with its own connection, configured for rate limiting: the lean pipelined client
-        of ``hub.limits.resp`` (a sixth of redis-py's CPU per command), no retries of its own (the
-        resilient store decides what a failure means; the scripts are replay-safe anyway)."""
-        return cls(RespClient.from_url(url, timeout=timeout), owns_client=True, **options)
+    def from_url(
+        cls, url: str, *, timeout: float = 1.0, client: ClientKind = "own", **options: Any
+    ) -> RedisStore:
+        """A store with a client of its own (``hub.redis.connect``: the hub's pipelined client by
+        default), no retries of its own (the resilient store decides what a failure means; the
+        scripts are replay-safe anyway)."""
+        return cls(connect(url, timeout=timeout, kind=client), owns_client=True, **options)
 
     @property
     def origin(self) -> str:

@@ -1,4 +1,4 @@
-"""The Lua scripts of the Redis store, and how they are sent (EVALSHA, EVAL on NOSCRIPT).
+"""The Lua scripts of the Redis store (sent by ``hub.redis.script.Script``: EVALSHA, EVAL on NOSCRIPT).
 
 Why scripts: Redis runs a script to completion before any other command, so the whole
 check-all-then-charge-all of one decision is atomic across every hub replica, in one round trip.
@@ -26,43 +26,7 @@ and sets amounts rather than adding deltas.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from typing import Any, Protocol
-
-from redis.exceptions import NoScriptError
-
 from hub.limits.admit_script import ADMIT
 from hub.limits.release_scripts import RELEASE, RENEW
 
-__all__ = ["ADMIT", "RELEASE", "RENEW", "Script", "ScriptClient"]
-
-
-class ScriptClient(Protocol):
-    """What the store needs of a Redis client: redis-py's ``Redis`` and ``hub.limits.resp``'s
-    ``RespClient`` both fit (and raise redis-py's exceptions)."""
-
-    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: str | int | bytes) -> Any: ...
-
-    async def eval(self, script: str, numkeys: int, *keys_and_args: str | int | bytes) -> Any: ...
-
-    async def script_load(self, script: str) -> Any: ...
-
-    async def aclose(self) -> None: ...
-
-
-class Script:
-    """A Lua script run by its SHA1. The first run after a Redis restart or SCRIPT FLUSH answers
-    NOSCRIPT and is sent again with EVAL, which caches it: two round trips that once, one after."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
-
-    async def __call__(
-        self, client: ScriptClient, keys: Sequence[str | bytes], args: Sequence[str | int | bytes]
-    ) -> Any:
-        try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await client.eval(self.source, len(keys), *keys, *args)
+__all__ = ["ADMIT", "RELEASE", "RENEW"]

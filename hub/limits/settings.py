@@ -3,6 +3,7 @@
 limits:
   store: redis                 # memory (one hub) | redis (shared by hub replicas, exact across them)
   redis_url: redis://127.0.0.1:6379/0
+  redis_client: own            # own (the hub's pipelined client) | redis-py (the library's)
   timeout_ms: 50               # a decision Redis cannot make in time follows failure_mode
   failure_mode: local          # closed: 503 while Redis fails | local: this hub's share, limit/replicas
   replicas: 3                  # hub replicas sharing the limits, for the local share
@@ -21,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hub.redis.client import ClientKind
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -36,6 +39,9 @@ class Rates(_Strict):
 class LimitsSettings(_Strict):
     store: Literal["memory", "redis"] = "memory"
     redis_url: str | None = Field(None, description="required for store: redis")
+    redis_client: ClientKind = Field(
+        "own", description="own (the hub's pipelined Redis client) | redis-py (the library's asyncio client)"
+    )
     key_prefix: str = Field("hub:rl:", description="use '{hub}:rl:' on Redis Cluster")
     timeout_ms: int = Field(
         50, ge=1, description="Redis answering slower than this (at the socket) follows failure_mode"

@@ -22,14 +22,18 @@ def build_store(settings: LimitsSettings) -> RateLimitStore:
 
     assert settings.redis_url is not None  # validated
     # timeout_ms is how long Redis may take to answer, measured at the socket by the client's
-    # watchdog (hub.limits.resp): a reply that has arrived counts as in time even when a busy event
+    # watchdog (hub.redis.resp): a reply that has arrived counts as in time even when a busy event
     # loop gets to it late. Timing the whole decision with it instead made a saturated hub refuse
     # calls (fail closed) while Redis was answering in a millisecond. The decision as a whole still
     # has a bound, for a hub whose loop is stuck.
     timeout = settings.timeout_ms / 1000
     bound = max(5 * timeout, DECISION_BOUND)
     shared = RedisStore.from_url(
-        settings.redis_url, prefix=settings.key_prefix, timeout=timeout, decision_timeout=bound
+        settings.redis_url,
+        prefix=settings.key_prefix,
+        timeout=timeout,
+        decision_timeout=bound,
+        client=settings.redis_client,
     )
     return ResilientStore(shared, MemoryStore(), replicas=settings.replicas, timeout=bound, self_bounded=True)
 

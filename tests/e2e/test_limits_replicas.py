@@ -53,6 +53,22 @@ async def test_two_hubs_sharing_redis_admit_exactly_n(upstream: FakeUpstream, tm
     assert statuses[200] + statuses[429] == sent
 
 
+@ANYIO
+async def test_hubs_on_either_redis_client_share_limits_exactly(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """``limits.redis_client``: one hub on its own client, one on redis-py's, on the same keys."""
+    n, sent = 60, 200
+    shared = prefix()
+    own = config(upstream, redis_limits(shared, redis_client="own", **{"global": {"rpm": n}}))
+    library = config(upstream, redis_limits(shared, redis_client="redis-py", **{"global": {"rpm": n}}))
+    with run_hub(own, tmp_path) as first, run_hub(library, tmp_path) as second:
+        statuses = await _flood([first.url, second.url], sent, concurrency=20)
+    assert set(statuses) <= {200, 429}, statuses
+    assert statuses[200] == n
+    assert statuses[200] + statuses[429] == sent
+
+
 def _statuses(url: str, count: int) -> list[int]:
     with httpx.Client(base_url=url, timeout=10) as client:
         return [client.post("/v1/chat/completions", json=chat()).status_code for _ in range(count)]

@@ -67,6 +67,8 @@ def test_config_path_from_env(tmp_path: Path) -> None:
         (MINIMAL.replace("task: chat", "task: dance"), "models.0.task"),
         (MINIMAL + "    colour: red\n", "models.0.colour: unknown key: expected one of name, task, backend"),
         ("server:\n  port: -1\n", "server.port: Input should be greater than or equal to 0"),
+        ("limits:\n  redis_client: hiredis\n", "limits.redis_client: Input should be 'own' or 'redis-py'"),
+        ("budgets:\n  redis_client: hiredis\n", "budgets.redis_client: Input should be 'own' or 'redis-py'"),
         ("models: [1, 2", "not valid YAML"),
         ("home: /elsewhere\n", "home: unknown key: the hub sets it"),
         ("- a\n- b\n", "expected a mapping at the top level"),

@@ -22,13 +22,14 @@ def prefix() -> Iterator[str]:
         yield unique
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-py"])
 async def make_store(
     request: pytest.FixtureRequest, clock: WallClock, prefix: str
 ) -> AsyncIterator[StoreFactory]:
     """Stores of one kind that share state the way that kind does: each Redis store is a client of
     its own on the same keys (as separate hubs are); memory stores share nothing, so the factory
-    hands out one and the same."""
+    hands out one and the same. ``redis`` stores use the hub's own client, ``redis-py`` stores the
+    library's (``budgets.redis_client``): both must behave alike."""
     stores: list[BudgetStore] = []
     memory = MemoryBudgetStore(clock, lease_seconds=600)
 
@@ -36,6 +37,10 @@ async def make_store(
         store: BudgetStore = memory
         if request.param == "redis":
             store = RedisBudgetStore.from_url(REDIS_URL, prefix=prefix, clock=clock, lease_seconds=600)
+        elif request.param == "redis-py":
+            store = RedisBudgetStore.from_url(
+                REDIS_URL, prefix=prefix, clock=clock, lease_seconds=600, client="redis-py"
+            )
         stores.append(store)
         return store
 

@@ -23,13 +23,14 @@ def prefix() -> Iterator[str]:
         yield unique
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-py"])
 async def make_store(
     request: pytest.FixtureRequest, clock: FakeClock, prefix: str
 ) -> AsyncIterator[StoreFactory]:
     """Builds stores of one kind that share state the way that kind does: every Redis store made
     here is a separate client (as separate hub processes would be) on the same keys; memory stores
-    share nothing, so the factory hands out one and the same."""
+    share nothing, so the factory hands out one and the same. ``redis`` stores use the hub's own
+    client, ``redis-py`` stores the library's (``limits.redis_client``): both must behave alike."""
     stores: list[RateLimitStore] = []
     memory = MemoryStore(clock)
 
@@ -37,6 +38,8 @@ async def make_store(
         store: RateLimitStore = memory
         if request.param == "redis":
             store = RedisStore.from_url(REDIS_URL, prefix=prefix, clock=clock)
+        elif request.param == "redis-py":
+            store = RedisStore.from_url(REDIS_URL, prefix=prefix, clock=clock, client="redis-py")
         stores.append(store)
         return store
 

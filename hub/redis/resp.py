@@ -1,19 +1,17 @@
-"""A lean Redis client for the hot path: one pipelined connection, RESP2, scripts only.
+"""The hub's own Redis client: one pipelined connection, RESP2, scripts only.
 
-Every call that is rate limited costs one ``EVALSHA`` (see ``hub.limits.redis``). Measured on this
-project's bench machine, redis-py spends ~60 us of CPU per command (connection pool, command
-objects, encoders, asyncio streams) against ~10 us for the same command written straight to an
-``asyncio.Protocol``: at thousands of calls per second that is the difference between a policy
-stage that costs a fifth of the hub and one that costs half. So the limits store talks to Redis
-through this class: commands are written to one connection as they come (pipelined, no pool, no
-lock; the first command of a turn of the event loop at once, the rest of the turn's in one write at
-its end) and replies are matched to them in order, which is how Redis answers.
+Every call that is rate limited costs one ``EVALSHA``, so the client's CPU per command is paid on
+every call; this one writes commands straight to an ``asyncio.Protocol`` with no pool, no lock and
+no command objects (``bench/README.md`` has the measured difference from redis-py and the command
+that measures it). Commands are written to one connection as they come (the first command of a
+turn of the event loop at once, the rest of the turn's in one write at its end) and replies are
+matched to them in order, which is how Redis answers.
 
 It speaks only what the stores need (``EVALSHA``, ``EVAL``, ``SCRIPT LOAD``, ``HMGET``, ``PING``, plus
-``AUTH``/``SELECT`` from the URL) and raises redis-py's own exception classes, so code written
-against redis-py's ``Redis`` works with either. A lost connection fails every command in flight
-with redis-py's ``ConnectionError``; the next command connects again. A connection whose oldest command has
-waited longer than ``timeout`` is presumed dead (a stopped or partitioned server) and closed.
+``AUTH``/``SELECT`` from the URL) and raises redis-py's own exception classes, so it and redis-py's
+asyncio ``Redis`` both fit ``hub.redis.client.RedisClient``. A lost connection fails every command in
+flight with redis-py's ``ConnectionError``; the next command connects again. A connection whose oldest
+command has waited longer than ``timeout`` is presumed dead (a stopped or partitioned server) and closed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The lean Redis client (``hub.limits.resp``): RESP parsing at every split point, pipelined replies
+"""The lean Redis client (``hub.redis.resp``): RESP parsing at every split point, pipelined replies
 matched in order, redis-py's error classes, and a dead or stalled server failing what waits on it.
 Against the shared Redis and a dedicated ``redis-server`` the tests start and kill."""
 
@@ -11,7 +11,7 @@ import pytest
 import redis
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 
-from hub.limits.resp import RespClient, _Connection, encode, parse
+from hub.redis.resp import RespClient, _Connection, encode, parse
 from tests.hub.limits.redis_server import RedisServer, start_redis
 from tests.hub.limits.support import REDIS_URL
 
