@@ -32,7 +32,6 @@ from hub.registry import ModelEntry, Registry
 
 ROUTER_PATH = "/a2a"
 AGENTS_PATH = "/agents"
-CARD_PATH = "/.well-known/agent-card.json"
 
 _BINDINGS = (TransportProtocol.JSONRPC.value, TransportProtocol.HTTP_JSON.value)
 

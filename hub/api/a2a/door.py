@@ -23,9 +23,10 @@ from a2a.server.tasks import DatabasePushNotificationConfigStore, DatabaseTaskSt
 from a2a.types.a2a_pb2 import AgentCard
 from sqlalchemy.exc import DBAPIError
 
+from hub.a2a_wire.names import CARD_PATH, SEND_PATH
 from hub.api.a2a.auth import A2AAuth, Gate, send_http_refusal
 from hub.api.a2a.cardroute import CardEndpoint, CardFor
-from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH, ROUTER_PATH, AgentCards
+from hub.api.a2a.cards import AGENTS_PATH, ROUTER_PATH, AgentCards
 from hub.api.a2a.context import AGENT, IDENTITY, CallBuilder
 from hub.api.a2a.conversation import History
 from hub.api.a2a.defaults import RouterDefault
@@ -105,7 +106,7 @@ def build_a2a(
         paths = jsonrpc_paths(rpc_path)
         skill = rating if model is None else None  # feedback is the router agent's skill
         prefix = rpc_path.rstrip("/")
-        fast = FastSend(handler, model, paths, prefix + "/message:send", skill)
+        fast = FastSend(handler, model, paths, prefix + SEND_PATH, skill)
         return BindingGuard(app, paths, limits, gate, fast, prefix)
 
     hub_agent = A2AAuth(guarded(router_for, None, ROUTER_PATH), access)

@@ -35,6 +35,7 @@ from a2a.types.a2a_pb2 import (
 from a2a.utils.errors import InternalError
 from google.protobuf.json_format import MessageToDict
 
+from hub.a2a_wire.names import JSON, TEXT
 from hub.api.a2a import parts
 from hub.api.a2a.context import IDENTITY, MODEL_KEY
 from hub.api.a2a.errors import request_error
@@ -64,8 +65,8 @@ SKILL = AgentSkill(
     ),
     tags=["feedback", "hub"],
     examples=['{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "rating": "up"}'],
-    input_modes=[parts.JSON, parts.TEXT],
-    output_modes=[parts.JSON],
+    input_modes=[JSON, TEXT],
+    output_modes=[JSON],
 )
 
 

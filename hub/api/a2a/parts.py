@@ -20,12 +20,11 @@ from a2a.types.a2a_pb2 import Message, Part
 from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.struct_pb2 import Value
 
+from hub.a2a_wire.names import JSON, TEXT
 from hub.call import Operation
 from hub.errors import BackendError, BadRequest, UnsupportedMediaType
 from hub.schemas import SCHEMAS, TaskSchema
 
-TEXT = "text/plain"
-JSON = "application/json"
 ANSWER_ARTIFACT = "answer"  # the name of the artifact that holds a task's answer
 
 _INPUTS = (TEXT, JSON)

@@ -9,8 +9,10 @@ import pytest
 from a2a.types.a2a_pb2 import Artifact, Message, Part, Role, SendMessageRequest, Task, TaskState
 from google.protobuf.json_format import MessageToDict, ParseDict
 
+from hub.a2a_wire.proto import send_request, task_json
+from hub.api.a2a.context import MAX_CONTEXT_ID
 from hub.api.a2a.executor import _agent_text, _end, new_task
-from hub.api.a2a.fastpath import FastSend, _request, task_dict
+from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.parts import data_part
 
 TEXT = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
@@ -52,12 +54,13 @@ LEFT_TO_THE_SDK: list[Any] = [
     {"message": TEXT, "configuration": {"historyLength": -1}},
     {"message": TEXT, "configuration": {"taskPushNotificationConfig": {"url": "http://x"}}},
     {"message": TEXT, "tenant": "t"},
+    {"message": {**TEXT, "contextId": "c" * (MAX_CONTEXT_ID + 1)}},
 ]
 
 
 @pytest.mark.parametrize("params", SERVED)
 def test_served_requests_parse_as_protobuf_parses_them(params: dict[str, Any]) -> None:
-    ours = _request(params)
+    ours = send_request(params, MAX_CONTEXT_ID)
     theirs = ParseDict(params, SendMessageRequest(), ignore_unknown_fields=True)
     assert ours is not None
     assert ours == theirs
@@ -66,7 +69,7 @@ def test_served_requests_parse_as_protobuf_parses_them(params: dict[str, Any]) -
 
 @pytest.mark.parametrize("params", LEFT_TO_THE_SDK)
 def test_other_requests_are_left_to_the_sdk(params: Any) -> None:
-    assert _request(params) is None
+    assert send_request(params, MAX_CONTEXT_ID) is None
 
 
 def _tasks() -> list[Task]:
@@ -90,8 +93,8 @@ def _tasks() -> list[Task]:
 
 
 @pytest.mark.parametrize("task", _tasks())
-def test_task_dict_is_message_to_dict(task: Task) -> None:
-    assert task_dict(task) == MessageToDict(task)
+def test_task_json_is_message_to_dict(task: Task) -> None:
+    assert task_json(task) == MessageToDict(task)
 
 
 def _same_shape(value: Any) -> Any:
