@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.a2a_wire.names import COMPLETED, TEXT, as_list
+from hub.a2a_wire.names import COMPLETED, ROLE_USER, TEXT, as_list
 from hub.errors import BackendError
 
 
@@ -26,7 +26,7 @@ class Answer:
 
 def send_params(text: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
     """``SendMessageRequest``: one user message of one text part; blocking (``returnImmediately`` off)."""
-    message: dict[str, Any] = {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": text}]}
+    message: dict[str, Any] = {"messageId": str(uuid.uuid4()), "role": ROLE_USER, "parts": [{"text": text}]}
     if metadata:
         message["metadata"] = dict(metadata)
     configuration = {"acceptedOutputModes": [TEXT], "returnImmediately": False}
@@ -41,11 +41,11 @@ def read_answer(response: object) -> Answer:
         return _task(response["task"])
     if isinstance(response.get("message"), dict):
         message = response["message"]
-        text = _parts_text(message.get("parts"))
+        text = parts_text(message.get("parts"))
         return Answer(text=text, state=COMPLETED, metadata=_meta(message), snapshot=True)
     if isinstance(response.get("artifactUpdate"), dict):
         artifact = response["artifactUpdate"].get("artifact")
-        return Answer(text=_parts_text(artifact.get("parts")) if isinstance(artifact, dict) else "")
+        return Answer(text=parts_text(artifact.get("parts")) if isinstance(artifact, dict) else "")
     if isinstance(response.get("statusUpdate"), dict):
         update = response["statusUpdate"]
         state, status_text = _status(update.get("status"))
@@ -55,7 +55,7 @@ def read_answer(response: object) -> Answer:
 
 def _task(task: Mapping[str, Any]) -> Answer:
     state, status_text = _status(task.get("status"))
-    texts = [_parts_text(a.get("parts")) for a in as_list(task.get("artifacts")) if isinstance(a, dict)]
+    texts = [parts_text(a.get("parts")) for a in as_list(task.get("artifacts")) if isinstance(a, dict)]
     return Answer("".join(texts), state, status_text, _meta(task), snapshot=True)
 
 
@@ -63,12 +63,13 @@ def _status(status: object) -> tuple[str | None, str]:
     if not isinstance(status, dict):
         return None, ""
     message = status.get("message")
-    text = _parts_text(message.get("parts")) if isinstance(message, dict) else ""
+    text = parts_text(message.get("parts")) if isinstance(message, dict) else ""
     state = status.get("state")
     return (state if isinstance(state, str) else None), text
 
 
-def _parts_text(parts: object) -> str:
+def parts_text(parts: object) -> str:
+    """The text of a JSON array of parts: its text parts, joined; the rest is not text."""
     return "".join(part["text"] for part in as_list(parts) if isinstance(part, dict) and _is_text(part))
 
 

@@ -18,6 +18,9 @@ STREAM_METHOD = "SendStreamingMessage"
 SEND_PATH = "/message:send"  # HTTP+JSON, under the interface URL
 STREAM_PATH = "/message:stream"
 
+ROLE_USER = "ROLE_USER"
+ROLE_AGENT = "ROLE_AGENT"
+
 TEXT = "text/plain"
 JSON = "application/json"
 A2A_JSON = "application/a2a+json"  # the HTTP+JSON binding's answers

@@ -17,13 +17,13 @@ from a2a.types.a2a_pb2 import Artifact, Message, Part, Role, SendMessageRequest,
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from google.protobuf.struct_pb2 import ListValue, Struct, Value
 
-from hub.a2a_wire.names import SEND_METHOD
+from hub.a2a_wire.names import ROLE_AGENT, ROLE_USER, SEND_METHOD
 
 _RPC_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
 _PARAMS_KEYS = frozenset({"message", "configuration", "metadata"})
 _MESSAGE_KEYS = frozenset({"messageId", "role", "parts", "metadata", "contextId"})
 _CONFIG_KEYS = frozenset({"acceptedOutputModes", "historyLength", "returnImmediately"})
-_ROLES = {"ROLE_USER": Role.ROLE_USER, "ROLE_AGENT": Role.ROLE_AGENT}
+_ROLES = {ROLE_USER: Role.ROLE_USER, ROLE_AGENT: Role.ROLE_AGENT}
 _INT32_MAX = 2**31 - 1
 
 

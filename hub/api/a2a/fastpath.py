@@ -28,20 +28,19 @@ from a2a.utils.task import apply_history_length
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.a2a_wire.names import A2A_JSON, JSON, VERSION, VERSION_HEADER
+from hub.a2a_wire.names import A2A_JSON, VERSION, VERSION_HEADER
 from hub.a2a_wire.proto import send_request, send_rpc, task_json
 from hub.api.a2a.context import MAX_CONTEXT_ID, AgentContextBuilder
 from hub.api.a2a.feedback import FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
-from hub.api.asgi import Scope, Send
+from hub.api.asgi import Scope, Send, send_bytes
 
 # The SDK's dispatcher logs unexpected errors under its own name: so do we, for the same errors.
 _rpc_log = logging.getLogger("a2a.server.routes.jsonrpc_dispatcher")
 
 _VERSION_KEY = VERSION_HEADER.lower().encode()
 _VERSION = VERSION.encode()
-_JSON = JSON.encode()
-_A2A_JSON = A2A_JSON.encode()
+_A2A_JSON_HEADERS = ((b"content-type", A2A_JSON.encode()),)
 
 
 class FastSend:
@@ -91,11 +90,9 @@ class FastSend:
             await _send_error(send, error, jsonrpc, request_id)
             return True
         if jsonrpc:
-            await _send(
-                send, 200, orjson.dumps({"id": request_id, "jsonrpc": "2.0", "result": result}), _JSON
-            )
+            await send_bytes(send, 200, orjson.dumps({"id": request_id, "jsonrpc": "2.0", "result": result}))
         else:
-            await _send(send, 200, orjson.dumps(result), _A2A_JSON)
+            await send_bytes(send, 200, orjson.dumps(result), _A2A_JSON_HEADERS)
         return True
 
 
@@ -130,12 +127,6 @@ async def _send_error(send: Send, error: Exception, jsonrpc: bool, request_id: s
         {"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers}
     )
     await send({"type": "http.response.body", "body": response.body})
-
-
-async def _send(send: Send, status: int, body: bytes, media: bytes) -> None:
-    headers = [(b"content-length", str(len(body)).encode()), (b"content-type", media)]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 @rest_error_handler
