@@ -16,27 +16,22 @@ Errors raised while serving are answered as the SDK's dispatchers answer them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
 from typing import Any
 
 import orjson
-from a2a.server.request_handlers import build_error_response
 from a2a.utils.error_handlers import rest_error_handler
-from a2a.utils.errors import A2AError, InternalError
 from a2a.utils.task import apply_history_length
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from hub.a2a_wire.names import A2A_JSON, VERSION, VERSION_HEADER
 from hub.a2a_wire.proto import send_request, send_rpc, task_json
-from hub.api.a2a.context import MAX_CONTEXT_ID, AgentContextBuilder
+from hub.api.a2a.context import MAX_CONTEXT_ID
+from hub.api.a2a.dispatch import HubDispatcher
 from hub.api.a2a.feedback import FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
 from hub.api.asgi import Scope, Send, send_bytes
-
-# The SDK's dispatcher logs unexpected errors under its own name: so do we, for the same errors.
-_rpc_log = logging.getLogger("a2a.server.routes.jsonrpc_dispatcher")
 
 _VERSION_KEY = VERSION_HEADER.lower().encode()
 _VERSION = VERSION.encode()
@@ -49,14 +44,14 @@ class FastSend:
     def __init__(
         self,
         handler: HubRequestHandler,
-        model: str | None,
+        dispatcher: HubDispatcher,
         jsonrpc: Collection[str],
         rest: str,
         feedback: FeedbackSkill | None = None,
     ) -> None:
         self._handler = handler
         self._feedback = feedback  # the router agent's feedback skill, served here (``feedback``)
-        self._context = AgentContextBuilder(model)
+        self._dispatcher = dispatcher  # the agent's JSON-RPC dispatcher: its context and its errors
         self._jsonrpc = frozenset(jsonrpc)
         self._rest = rest
 
@@ -75,7 +70,7 @@ class FastSend:
         params = send_request(document, MAX_CONTEXT_ID)
         if params is None:
             return False
-        context = self._context.build(Request(scope))
+        context = self._dispatcher.context_builder.build(Request(scope))
         if jsonrpc:
             context.tenant = params.tenant
             context.state["method"] = "SendMessage"
@@ -87,7 +82,13 @@ class FastSend:
             task = apply_history_length(await run(params, context), params.configuration)
             result = {"task": task_json(task)}
         except Exception as error:
-            await _send_error(send, error, jsonrpc, request_id)
+            # As the SDK's dispatchers answer it: the same body, status and log lines.
+            response: Response
+            if jsonrpc:
+                response = self._dispatcher.error_response(request_id, error)
+            else:
+                response = await _rest_error(error)
+            await send_bytes(send, response.status_code, bytes(response.body), _content_type(response))
             return True
         if jsonrpc:
             await send_bytes(send, 200, orjson.dumps({"id": request_id, "jsonrpc": "2.0", "result": result}))
@@ -104,33 +105,12 @@ def _version_1_0(scope: Scope) -> bool:
     return False
 
 
-async def _send_error(send: Send, error: Exception, jsonrpc: bool, request_id: str | int | None) -> None:
-    """The error as the SDK's dispatcher would answer it (its body, status and log line)."""
-    if not jsonrpc:
-        response = await _rest_error(error)
-    elif isinstance(error, A2AError):
-        response = JSONResponse(build_error_response(request_id, error))
-    else:
-        _rpc_log.exception("Unhandled exception")
-        payload = build_error_response(request_id, InternalError())  # its text is for the log only
-        details = payload["error"]
-        data = details.get("data")
-        _rpc_log.error(
-            "Request Error (ID: %s): Code=%s, Message='%s'%s",
-            request_id,
-            details.get("code"),
-            details.get("message"),
-            f", Data={data}" if data else "",
-        )
-        response = JSONResponse(payload)
-    await send(
-        {"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers}
-    )
-    await send({"type": "http.response.body", "body": response.body})
-
-
 @rest_error_handler
 async def _rest_error(error: Exception) -> Response:
     """The HTTP+JSON binding's answer to ``error``: the SDK's own handler makes it (body, status and
     log line), as it does for its routes."""
     raise error
+
+
+def _content_type(response: Response) -> list[tuple[bytes, bytes]]:
+    return [(key, value) for key, value in response.raw_headers if key == b"content-type"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from a2a.server.request_handlers import RequestHandler, build_error_response
+from a2a.server.request_handlers import build_error_response
 from a2a.server.routes import create_rest_routes
 from a2a.utils.error_handlers import build_rest_error_payload
 from a2a.utils.errors import A2AError
@@ -38,8 +38,7 @@ from hub.api.a2a.auth import Gate, challenge_headers, is_card_request, send_http
 from hub.api.a2a.caller import identity_of
 from hub.api.a2a.cardroute import CardEndpoint
 from hub.api.a2a.cards import AGENTS_PATH
-from hub.api.a2a.context import AgentContextBuilder
-from hub.api.a2a.dispatch import jsonrpc_route
+from hub.api.a2a.dispatch import HubDispatcher, jsonrpc_route
 from hub.api.a2a.errors import request_error
 from hub.api.a2a.fastpath import FastSend
 from hub.api.asgi import (
@@ -61,16 +60,19 @@ from hub.errors import HubError
 log = logging.getLogger("hub.a2a")
 
 
-def agent_app(handler: RequestHandler, card: CardEndpoint, model: str | None, rpc_path: str) -> Starlette:
-    """One agent's routes; ``rpc_path`` is its interface path ("/" when mounted at its own prefix)."""
-    context = AgentContextBuilder(model)
+def agent_app(dispatcher: HubDispatcher, card: CardEndpoint, rpc_path: str) -> Starlette:
+    """One agent's routes; ``rpc_path`` is its interface path ("/" when mounted at its own prefix).
+    The HTTP+JSON routes share the JSON-RPC ``dispatcher``'s request handler and context builder."""
     prefix = rpc_path.rstrip("/")
-    rpc = jsonrpc_route(handler, rpc_path, context)
+    rpc = jsonrpc_route(dispatcher, rpc_path)
     routes: list[BaseRoute] = [Route(CARD_PATH, card.endpoint, methods=["GET"]), rpc]
     if prefix:  # the other spelling of the interface URL, served by the same endpoint
         routes.append(Route(prefix + "/", rpc.endpoint, methods=["POST"]))
     routes += create_rest_routes(
-        handler, context_builder=context, enable_v0_3_compat=True, path_prefix=prefix
+        dispatcher.request_handler,
+        context_builder=dispatcher.context_builder,
+        enable_v0_3_compat=True,
+        path_prefix=prefix,
     )
     return Starlette(routes=routes, exception_handlers={404: _no_route, 405: _no_route})
 
