@@ -108,14 +108,14 @@ async def finish(pipeline: Next, call: Call, task: Task) -> Task:
             structured = _unary(call, await pipeline(call))
         except HubError as error:
             state, message, metadata = _failure(call, task, error)
-            _end(task, state, message, _traced(metadata, reply.trace_id))
+            end_task(task, state, message, _traced(metadata, reply.trace_id))
         except Exception:
             log.exception("a2a task %s for %s failed", task.id, call.model)
-            _end(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
+            end_task(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
         else:
             task.artifacts.append(new_artifact([parts.answer(call.operation, structured)], ARTIFACT_NAME))
             metadata = _traced(_final_metadata(call, structured), reply.trace_id)
-            _end(task, TaskState.TASK_STATE_COMPLETED, None, metadata)
+            end_task(task, TaskState.TASK_STATE_COMPLETED, None, metadata)
     return task
 
 
@@ -166,7 +166,8 @@ def new_task(task_id: str, context_id: str, message: Message | None) -> Task:
     return task
 
 
-def _end(task: Task, state: TaskState, message: Message | None, metadata: dict[str, Any]) -> None:
+def end_task(task: Task, state: TaskState, message: Message | None, metadata: dict[str, Any]) -> None:
+    """Give ``task`` its final status (now), with ``message`` and ``metadata``."""
     task.status.CopyFrom(_status(state))
     if message is not None:
         task.status.message.CopyFrom(message)

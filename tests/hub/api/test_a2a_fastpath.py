@@ -11,7 +11,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 
 from hub.a2a_wire.proto import send_request, task_json
 from hub.api.a2a.context import MAX_CONTEXT_ID
-from hub.api.a2a.executor import _agent_text, _end, new_task
+from hub.api.a2a.executor import _agent_text, end_task, new_task
 from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.parts import data_part
 
@@ -79,14 +79,16 @@ def _tasks() -> list[Task]:
     answer = Artifact(artifact_id="a-1", name="answer", parts=[Part(text="ok")])
     done.artifacts.append(answer)
     usage = {"promptTokens": 1, "completionTokens": 2, "totalTokens": 3}
-    _end(done, TaskState.TASK_STATE_COMPLETED, None, {"model": "m", "finishReason": "stop", "usage": usage})
+    end_task(
+        done, TaskState.TASK_STATE_COMPLETED, None, {"model": "m", "finishReason": "stop", "usage": usage}
+    )
     embedded = new_task("t-2", "c-2", None)
     vectors = Artifact(artifact_id="a-2", name="answer", parts=[data_part({"embeddings": [[0.5, -0.5]]})])
     embedded.artifacts.append(vectors)
-    _end(embedded, TaskState.TASK_STATE_COMPLETED, None, {"model": "e"})
+    end_task(embedded, TaskState.TASK_STATE_COMPLETED, None, {"model": "e"})
     failed = new_task("t-3", "c-3", Message(message_id="m", role=Role.ROLE_USER, parts=[Part(text="x")]))
     error = {"error": {"type": "backend_error", "status": 502, "code": None}}
-    _end(failed, TaskState.TASK_STATE_FAILED, _agent_text("t-3", "c-3", "Replica down"), error)
+    end_task(failed, TaskState.TASK_STATE_FAILED, _agent_text("t-3", "c-3", "Replica down"), error)
     unusual = new_task("t-4", "", Message(message_id="m", extensions=["e"], reference_task_ids=["r"]))
     unusual.artifacts.append(Artifact(artifact_id="a", description="d", parts=[Part(url="u", filename="f")]))
     return [done, embedded, failed, unusual, Task()]
