@@ -37,16 +37,19 @@ from typing import Any
 
 import orjson
 
+from hub.a2a_wire.answer import Answer, read_answer, send_params, usage_counts
+from hub.a2a_wire.card import HIDDEN_CARD, Endpoint, card_credentials, card_url, read_card
+from hub.a2a_wire.errors import result_of, status_error, task_error
+from hub.a2a_wire.names import BINDINGS, COMPLETED, FINAL, INPUT_REQUIRED, JSON, VERSION, VERSION_HEADER
 from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.config_errors import ModelOptionError
 from hub.errors import BackendError, BadRequest, HubError
 from hub.model_settings import ModelSettings
 from hub.routing.replica import Replica
-from inference_backends import a2a_wire as wire
 from inference_backends.http_client import ClientTimeouts, HttpClient, Response, translate_read_error
 
-_OK_STATES = frozenset({wire.COMPLETED, wire.INPUT_REQUIRED})
-_FAILED_STATES = wire.FINAL - _OK_STATES
+_OK_STATES = frozenset({COMPLETED, INPUT_REQUIRED})
+_FAILED_STATES = FINAL - _OK_STATES
 _JSON_TYPES = ("application/json", "application/a2a+json")
 
 
@@ -61,18 +64,18 @@ class A2AAgentBackend:
         self._client = HttpClient(timeouts, settings.max_response_bytes)
         self._card_timeout = t.connect + t.read
         self._health_timeout = settings.health.timeout
-        self._endpoints: dict[tuple[str, str], wire.Endpoint] = {}
-        self._reading: dict[tuple[str, str], asyncio.Task[wire.Endpoint]] = {}
+        self._endpoints: dict[tuple[str, str], Endpoint] = {}
+        self._reading: dict[tuple[str, str], asyncio.Task[Endpoint]] = {}
 
     async def run(self, call: Call, replica: Replica) -> Result:
         resp, endpoint = await self._send(call, replica, stream=False)
         raw = await _read(resp, replica.name)
         if resp.status >= 400:
-            raise wire.status_error(resp.status, _json_or_none(raw), replica.name)
-        answer = wire.read_answer(wire.result_of(_parse(raw, replica.name), endpoint.binding))
+            raise status_error(resp.status, _json_or_none(raw), replica.name)
+        answer = read_answer(result_of(_parse(raw, replica.name), endpoint.binding))
         if answer.state not in _OK_STATES:
-            raise wire.task_error(answer, replica.name)
-        usage = wire.usage_counts(answer.metadata)
+            raise task_error(answer, replica.name)
+        usage = usage_counts(answer.metadata)
         body = _completion(call, _reply_text(answer), _finish_reason(answer), usage)
         return Result(body=body, usage=Usage.from_openai(usage), replica=replica.name)
 
@@ -81,14 +84,12 @@ class A2AAgentBackend:
         finished = False
         try:
             if resp.status >= 400:
-                raise wire.status_error(
-                    resp.status, _json_or_none(await _read(resp, replica.name)), replica.name
-                )
+                raise status_error(resp.status, _json_or_none(await _read(resp, replica.name)), replica.name)
             chunks = _ChunkWriter(call)
             async for document in _documents(resp, replica.name):
-                answer = wire.read_answer(wire.result_of(document, endpoint.binding))
+                answer = read_answer(result_of(document, endpoint.binding))
                 if answer.state in _FAILED_STATES:
-                    raise wire.task_error(answer, replica.name)
+                    raise task_error(answer, replica.name)
                 text = chunks.new_text(answer)
                 if text:
                     yield chunks.text(text)
@@ -119,19 +120,19 @@ class A2AAgentBackend:
             task.cancel()
         await self._client.aclose()
 
-    async def _send(self, call: Call, replica: Replica, stream: bool) -> tuple[Response, wire.Endpoint]:
+    async def _send(self, call: Call, replica: Replica, stream: bool) -> tuple[Response, Endpoint]:
         if call.operation is not Operation.CHAT:
             raise BadRequest(f"Model '{call.model}' does not serve '{call.operation}' requests")
-        params = wire.send_params(prompt_text(call.payload.get("messages")), self._metadata)
+        params = send_params(prompt_text(call.payload.get("messages")), self._metadata)
         endpoint = await self._endpoint(replica)
-        headers = {**call.trace.headers, **wire.VERSION_HEADERS, "Content-Type": "application/json"}
+        headers = {**call.trace.headers, VERSION_HEADER: VERSION, "Content-Type": JSON}
         if stream:
             headers["Accept"] = "text/event-stream"
         headers.update(endpoint.auth)
         body = orjson.dumps(endpoint.body(params, stream))
         return await self._client.post(endpoint.target(stream), body, headers, replica.name), endpoint
 
-    async def _endpoint(self, replica: Replica) -> wire.Endpoint:
+    async def _endpoint(self, replica: Replica) -> Endpoint:
         """The replica's endpoint from its card, read once; concurrent first calls share one read."""
         key = (replica.name, replica.url)
         endpoint = self._endpoints.get(key)
@@ -145,24 +146,24 @@ class A2AAgentBackend:
         # Shielded: a caller that leaves does not cancel the read the others wait on.
         return await asyncio.shield(reading)
 
-    def _done_reading(self, key: tuple[str, str], done: asyncio.Task[wire.Endpoint]) -> None:
+    def _done_reading(self, key: tuple[str, str], done: asyncio.Task[Endpoint]) -> None:
         self._reading.pop(key, None)
         if not done.cancelled():
             done.exception()  # retrieved here too, in case every caller left before it failed
 
-    async def _read_card(self, replica: Replica, limit: float) -> wire.Endpoint:
+    async def _read_card(self, replica: Replica, limit: float) -> Endpoint:
         """Read without credentials first; a card hidden from anonymous callers (another Hub with auth
         hides a model's card from callers who may not use it) is read again with the replica's key."""
-        url = wire.card_url(replica.url)
-        for credentials in wire.card_credentials(replica.api_key):
+        url = card_url(replica.url)
+        for credentials in card_credentials(replica.api_key):
             headers = {"Accept": "application/json", **credentials}
             resp = await self._client.get(url, headers, replica.name, limit)
             raw = await _read(resp, replica.name)
-            if resp.status not in wire.HIDDEN_CARD:
+            if resp.status not in HIDDEN_CARD:
                 break
         if resp.status != 200:
             raise BackendError(f"Replica {replica.name} answered HTTP {resp.status} for its agent card")
-        endpoint = wire.read_card(_parse(raw, replica.name), url, replica.api_key, self._binding)
+        endpoint = read_card(_parse(raw, replica.name), url, replica.api_key, self._binding)
         self._endpoints[(replica.name, replica.url)] = endpoint
         return endpoint
 
@@ -205,13 +206,13 @@ def _content(message: object, index: int) -> str:
     raise BadRequest(f"messages[{index}].content must be text", param="messages")
 
 
-def _reply_text(answer: wire.Answer) -> str:
-    if answer.state == wire.INPUT_REQUIRED or not answer.text:
+def _reply_text(answer: Answer) -> str:
+    if answer.state == INPUT_REQUIRED or not answer.text:
         return "\n".join(text for text in (answer.text, answer.status_text) if text)
     return answer.text
 
 
-def _finish_reason(answer: wire.Answer) -> str:
+def _finish_reason(answer: Answer) -> str:
     reason = answer.metadata.get("finishReason", answer.metadata.get("finish_reason"))
     return reason if isinstance(reason, str) and reason else "stop"
 
@@ -244,7 +245,7 @@ class _ChunkWriter:
         self._include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         self._sent = ""
 
-    def new_text(self, answer: wire.Answer) -> str:
+    def new_text(self, answer: Answer) -> str:
         """What ``answer`` adds to the text sent so far: all of an update's; of a snapshot (a task or
         message: the answer so far), only the part not sent yet."""
         if not answer.snapshot:
@@ -256,11 +257,11 @@ class _ChunkWriter:
         self._sent += text
         return self._chunk([{"index": 0, "delta": delta, "finish_reason": None}])
 
-    def end(self, answer: wire.Answer) -> list[Chunk]:
+    def end(self, answer: Answer) -> list[Chunk]:
         chunks = []
-        if answer.status_text and (answer.state == wire.INPUT_REQUIRED or not self._sent):
+        if answer.status_text and (answer.state == INPUT_REQUIRED or not self._sent):
             chunks.append(self.text(("\n" if self._sent else "") + answer.status_text))
-        usage = wire.usage_counts(answer.metadata)
+        usage = usage_counts(answer.metadata)
         finish = [{"index": 0, "delta": {}, "finish_reason": _finish_reason(answer)}]
         if usage is None or not self._include_usage:
             chunks.append(self._chunk(finish, None, Usage.from_openai(usage)))
@@ -342,6 +343,6 @@ def _agent_metadata(settings: ModelSettings) -> dict[str, Any]:
 
 def _binding(settings: ModelSettings) -> str | None:
     binding = settings.options.get("binding")
-    if binding is not None and binding not in wire.BINDINGS:
-        raise ModelOptionError("options.binding", f"expected one of {list(wire.BINDINGS)}, got {binding!r}")
+    if binding is not None and binding not in BINDINGS:
+        raise ModelOptionError("options.binding", f"expected one of {list(BINDINGS)}, got {binding!r}")
     return binding

@@ -18,13 +18,14 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from hub.a2a_wire.card import read_card
+from hub.a2a_wire.names import HTTP_JSON, JSONRPC
 from hub.call import Call, CallTrace, Chunk, Operation, Usage
 from hub.errors import BackendError, BackendRejected, BackendTimeout, BadRequest
 from hub.model_settings import ModelSettings
 from hub.routing.replica import Replica
 from hub.settings import ConfigError
 from inference_backends.a2a_agent import A2AAgentBackend, prompt_text
-from inference_backends.a2a_wire import HTTP_JSON, JSONRPC, read_card
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
 from tests.support.net import free_port

@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
+from hub.a2a_wire.errors import rest_error
+from hub.a2a_wire.names import CARD_PATH
 from hub.api.a2a.caller import HubUser, identity_of
-from hub.api.a2a.cards import CARD_PATH
 from hub.api.a2a.context import MODEL_KEY
 from hub.api.a2a.defaults import RouterDefault
 from hub.api.asgi import JSON_HEADERS, ASGIApp, Receive, Scope, Send, request_headers, send_bytes
@@ -32,7 +33,6 @@ _MESSAGE_METHODS = frozenset({"SendMessage", "SendStreamingMessage", "message/se
 _EXTENDED_METHODS = frozenset({"GetExtendedAgentCard", "agent/getAuthenticatedExtendedCard"})
 _MESSAGE_PATHS = ("/message:send", "/message:stream")
 _EXTENDED_PATHS = ("/extendedAgentCard", "/v1/card")
-STATUS = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 503: "UNAVAILABLE"}
 
 
 def challenge_headers(error: HubError) -> tuple[tuple[bytes, bytes], ...]:
@@ -42,10 +42,8 @@ def challenge_headers(error: HubError) -> tuple[tuple[bytes, bytes], ...]:
 
 async def send_http_refusal(send: Send, error: HubError) -> None:
     """A refusal before any A2A method ran, in the HTTP+JSON binding's (google.rpc) error shape."""
-    status = error.http_status
-    reason = STATUS.get(status, "INVALID_ARGUMENT")
-    body = {"error": {"code": status, "status": reason, "message": error.message}}
-    await send_bytes(send, status, orjson.dumps(body), (*JSON_HEADERS, *challenge_headers(error)))
+    body = orjson.dumps(rest_error(error.http_status, error.message))
+    await send_bytes(send, error.http_status, body, (*JSON_HEADERS, *challenge_headers(error)))
 
 
 def is_card_request(scope: Scope) -> bool:

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
 from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentProvider, AgentSkill
-from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
+from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0
 
 import hub
+from hub.a2a_wire.names import BINDINGS
 from hub.api.a2a import parts
 from hub.api.a2a.context import MODEL_KEY
 from hub.api.a2a.defaults import DEFAULT_SETTING, RouterDefault
@@ -32,9 +33,6 @@ from hub.registry import ModelEntry, Registry
 
 ROUTER_PATH = "/a2a"
 AGENTS_PATH = "/agents"
-CARD_PATH = "/.well-known/agent-card.json"
-
-_BINDINGS = (TransportProtocol.JSONRPC.value, TransportProtocol.HTTP_JSON.value)
 
 
 def router_url(base: str) -> str:
@@ -50,7 +48,7 @@ def interfaces(url: str) -> list[AgentInterface]:
     return [
         AgentInterface(url=url, protocol_binding=binding, protocol_version=version)
         for version in (PROTOCOL_VERSION_1_0, PROTOCOL_VERSION_0_3)
-        for binding in _BINDINGS
+        for binding in BINDINGS
     ]
 
 

@@ -18,15 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from a2a.server.context import ServerCallContext
-from a2a.types.a2a_pb2 import Role, TaskState
 
+from hub.a2a_wire.answer import parts_text
+from hub.a2a_wire.names import COMPLETED, ROLE_USER, as_list
 from hub.api.a2a.parts import ANSWER_ARTIFACT
 from hub.api.a2a.taskstore import StoredTask
 
 ChatMessage = dict[str, str]
-
-_COMPLETED = TaskState.Name(TaskState.TASK_STATE_COMPLETED)
-_USER = Role.Name(Role.ROLE_USER)
 
 
 class ContextTasks(Protocol):
@@ -51,14 +49,13 @@ class History:
 
 def turn(task: StoredTask) -> tuple[str, str] | None:
     """(the caller's words, the answer) of a task that completed with a text answer; else None."""
-    if task.status.get("state") != _COMPLETED:
+    if task.status.get("state") != COMPLETED:
         return None
-    asked = "\n".join(filter(None, (_words(m) for m in task.history if m.get("role") == _USER)))
+    asked = "\n".join(filter(None, (_words(m) for m in task.history if m.get("role") == ROLE_USER)))
     answered = "".join(
-        _text(part)
+        parts_text(artifact.get("parts"))
         for artifact in task.artifacts
         if artifact.get("name") == ANSWER_ARTIFACT
-        for part in artifact.get("parts", ())
     )
     return (asked, answered) if asked and answered else None
 
@@ -67,18 +64,13 @@ def _words(message: Mapping[str, Any]) -> str:
     """The message's text parts, else the ``prompt`` of its data part (as ``parts.payload`` reads it)."""
     texts: list[str] = []
     prompt = ""
-    for part in message.get("parts", ()):
+    for part in as_list(message.get("parts")):
         data = part.get("data")
         if "text" in part:
-            texts.append(_text(part))
+            texts.append(part["text"] if isinstance(part["text"], str) else "")
         elif isinstance(data, dict) and isinstance(data.get("prompt"), str):
             prompt = data["prompt"]
     return "\n".join(texts) or prompt
-
-
-def _text(part: Mapping[str, Any]) -> str:
-    text = part.get("text", "")
-    return text if isinstance(text, str) else ""
 
 
 def _bounded(pairs: Sequence[tuple[str, str]], max_chars: int) -> list[ChatMessage]:

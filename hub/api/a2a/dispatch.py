@@ -48,7 +48,15 @@ class HubDispatcher(JsonRpcDispatcher):
 
     def __init__(self, handler: RequestHandler, context_builder: ServerCallContextBuilder) -> None:
         super().__init__(handler, context_builder, enable_v0_3_compat=True)
+        self.context_builder = context_builder
         self._v03_adapter = _Adapter03(http_handler=handler, context_builder=context_builder)
+
+    def error_response(self, request_id: str | int | None, error: Exception) -> JSONResponse:
+        """The answer to a method that raised ``error``, as ``handle_requests`` gives it (and logs it),
+        for requests the door serves itself (``fastpath``)."""
+        if not isinstance(error, A2AError):
+            log.exception("a2a request failed")
+        return self._generate_error_response(request_id, error)
 
     def _generate_error_response(self, request_id: str | int | None, error: Any) -> JSONResponse:
         return super()._generate_error_response(request_id, _plain(error))
@@ -75,6 +83,6 @@ async def _plain_stream(
         await events.aclose()
 
 
-def jsonrpc_route(handler: RequestHandler, path: str, context_builder: ServerCallContextBuilder) -> Route:
+def jsonrpc_route(dispatcher: HubDispatcher, path: str) -> Route:
     """What ``a2a.server.routes.create_jsonrpc_routes`` makes, with ``HubDispatcher``."""
-    return Route(path, HubDispatcher(handler, context_builder).handle_requests, methods=["POST"])
+    return Route(path, dispatcher.handle_requests, methods=["POST"])

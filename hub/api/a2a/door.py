@@ -23,12 +23,14 @@ from a2a.server.tasks import DatabasePushNotificationConfigStore, DatabaseTaskSt
 from a2a.types.a2a_pb2 import AgentCard
 from sqlalchemy.exc import DBAPIError
 
+from hub.a2a_wire.names import CARD_PATH, SEND_PATH
 from hub.api.a2a.auth import A2AAuth, Gate, send_http_refusal
 from hub.api.a2a.cardroute import CardEndpoint, CardFor
-from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH, ROUTER_PATH, AgentCards
-from hub.api.a2a.context import AGENT, IDENTITY, CallBuilder
+from hub.api.a2a.cards import AGENTS_PATH, ROUTER_PATH, AgentCards
+from hub.api.a2a.context import AGENT, IDENTITY, AgentContextBuilder, CallBuilder
 from hub.api.a2a.conversation import History
 from hub.api.a2a.defaults import RouterDefault
+from hub.api.a2a.dispatch import HubDispatcher
 from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.feedback import SKILL, FeedbackSkill
 from hub.api.a2a.handler import HubRequestHandler
@@ -100,12 +102,13 @@ def build_a2a(
     limits = BodyLimits(settings.server.max_body_bytes, settings.server.max_json_depth)
 
     def guarded(card_for: CardFor, model: str | None, rpc_path: str) -> ASGIApp:
-        app = agent_app(handler, CardEndpoint(card_for, cache, vary), model, rpc_path)
+        dispatcher = HubDispatcher(handler, AgentContextBuilder(model))
+        app = agent_app(dispatcher, CardEndpoint(card_for, cache, vary), rpc_path)
         gate = Gate(access, model, default, extended_card=security is not None)
         paths = jsonrpc_paths(rpc_path)
         skill = rating if model is None else None  # feedback is the router agent's skill
         prefix = rpc_path.rstrip("/")
-        fast = FastSend(handler, model, paths, prefix + "/message:send", skill)
+        fast = FastSend(handler, dispatcher, paths, prefix + SEND_PATH, skill)
         return BindingGuard(app, paths, limits, gate, fast, prefix)
 
     hub_agent = A2AAuth(guarded(router_for, None, ROUTER_PATH), access)

@@ -21,10 +21,11 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
+from a2a.helpers.proto_helpers import new_artifact, new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
-from a2a.types.a2a_pb2 import Artifact, Message, Part, Role, Task, TaskState, TaskStatus
+from a2a.types.a2a_pb2 import Message, Part, Task, TaskState, TaskStatus
 
 from hub.api.a2a import parts
 from hub.api.a2a.context import HubRequestContext
@@ -107,16 +108,14 @@ async def finish(pipeline: Next, call: Call, task: Task) -> Task:
             structured = _unary(call, await pipeline(call))
         except HubError as error:
             state, message, metadata = _failure(call, task, error)
-            _end(task, state, message, _traced(metadata, reply.trace_id))
+            end_task(task, state, message, _traced(metadata, reply.trace_id))
         except Exception:
             log.exception("a2a task %s for %s failed", task.id, call.model)
-            _end(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
+            end_task(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
         else:
-            artifact = Artifact(artifact_id=str(uuid.uuid4()), name=ARTIFACT_NAME)
-            artifact.parts.append(parts.answer(call.operation, structured))
-            task.artifacts.append(artifact)
+            task.artifacts.append(new_artifact([parts.answer(call.operation, structured)], ARTIFACT_NAME))
             metadata = _traced(_final_metadata(call, structured), reply.trace_id)
-            _end(task, TaskState.TASK_STATE_COMPLETED, None, metadata)
+            end_task(task, TaskState.TASK_STATE_COMPLETED, None, metadata)
     return task
 
 
@@ -167,7 +166,8 @@ def new_task(task_id: str, context_id: str, message: Message | None) -> Task:
     return task
 
 
-def _end(task: Task, state: TaskState, message: Message | None, metadata: dict[str, Any]) -> None:
+def end_task(task: Task, state: TaskState, message: Message | None, metadata: dict[str, Any]) -> None:
+    """Give ``task`` its final status (now), with ``message`` and ``metadata``."""
     task.status.CopyFrom(_status(state))
     if message is not None:
         task.status.message.CopyFrom(message)
@@ -182,13 +182,7 @@ def _status(state: TaskState) -> TaskStatus:
 
 
 def _agent_text(task_id: str, context_id: str, text: str) -> Message:
-    return Message(
-        message_id=str(uuid.uuid4()),
-        task_id=task_id,
-        context_id=context_id,
-        role=Role.ROLE_AGENT,
-        parts=[Part(text=text)],
-    )
+    return new_text_message(text, context_id=context_id, task_id=task_id)
 
 
 def _internal(task: Task) -> Message:

@@ -18,27 +18,20 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from a2a.helpers.proto_helpers import new_artifact
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import TaskStore
-from a2a.types.a2a_pb2 import (
-    AgentSkill,
-    Artifact,
-    Message,
-    SendMessageRequest,
-    Task,
-    TaskState,
-    TaskStatus,
-)
+from a2a.types.a2a_pb2 import AgentSkill, Message, SendMessageRequest, Task, TaskState
 from a2a.utils.errors import InternalError
 from google.protobuf.json_format import MessageToDict
 
+from hub.a2a_wire.names import JSON, TEXT
 from hub.api.a2a import parts
 from hub.api.a2a.context import IDENTITY, MODEL_KEY
 from hub.api.a2a.errors import request_error
-from hub.api.a2a.executor import FEEDBACK_ARTIFACT, new_task
+from hub.api.a2a.executor import FEEDBACK_ARTIFACT, end_task, new_task
 from hub.call import ANONYMOUS, Identity
 from hub.errors import BadRequest, HubError
 from hub.feedback import FeedbackService
@@ -64,8 +57,8 @@ SKILL = AgentSkill(
     ),
     tags=["feedback", "hub"],
     examples=['{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "rating": "up"}'],
-    input_modes=[parts.JSON, parts.TEXT],
-    output_modes=[parts.JSON],
+    input_modes=[JSON, TEXT],
+    output_modes=[JSON],
 )
 
 
@@ -145,11 +138,6 @@ def _completed(message: Message, answer: Mapping[str, Any], metadata: Mapping[st
     asked.CopyFrom(message)
     asked.task_id, asked.context_id = task_id, context_id
     task = new_task(task_id, context_id, asked)
-    artifact = Artifact(artifact_id=str(uuid.uuid4()), name=ARTIFACT_NAME)
-    artifact.parts.append(parts.data_part(dict(answer)))
-    task.artifacts.append(artifact)
-    status = TaskStatus(state=TaskState.TASK_STATE_COMPLETED)
-    status.timestamp.FromDatetime(datetime.now(UTC))
-    task.status.CopyFrom(status)
-    task.metadata.update(dict(metadata))
+    task.artifacts.append(new_artifact([parts.data_part(dict(answer))], ARTIFACT_NAME))
+    end_task(task, TaskState.TASK_STATE_COMPLETED, None, dict(metadata))
     return task

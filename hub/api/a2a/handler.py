@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from a2a.server.agent_execution.active_task import TERMINAL_TASK_STATES
 from a2a.server.context import ServerCallContext
 from a2a.server.events import Event
 from a2a.server.request_handlers import DefaultRequestHandler
@@ -96,7 +97,7 @@ class HubRequestHandler(DefaultRequestHandler):
         """A finished task takes no more messages: say how to continue (the SDK only says its state).
         An unknown task, or another caller's, is left to the SDK (its "not found")."""
         task = await self._tasks.get(params.message.task_id, context)
-        if task is None or task.status.state not in _FINISHED:
+        if task is None or task.status.state not in TERMINAL_TASK_STATES:  # the SDK's own set
             return
         raise UnsupportedOperationError(
             message=(
@@ -129,15 +130,6 @@ class HubRequestHandler(DefaultRequestHandler):
             await self._webhooks.send_notification(task.id, task)
         return task
 
-
-_FINISHED = frozenset(
-    {
-        TaskState.TASK_STATE_COMPLETED,
-        TaskState.TASK_STATE_FAILED,
-        TaskState.TASK_STATE_CANCELED,
-        TaskState.TASK_STATE_REJECTED,
-    }
-)
 
 # The fields the A2A 1.0 proto marks REQUIRED in a SendMessageRequest (a unit test keeps this in step
 # with the installed SDK): checking them directly spares the SDK's generic walk over every field and

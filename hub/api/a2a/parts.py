@@ -16,16 +16,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+from a2a.helpers.proto_helpers import new_data_part
 from a2a.types.a2a_pb2 import Message, Part
-from google.protobuf.json_format import MessageToDict, ParseDict
-from google.protobuf.struct_pb2 import Value
+from google.protobuf.json_format import MessageToDict
 
+from hub.a2a_wire.names import JSON, TEXT
 from hub.call import Operation
 from hub.errors import BackendError, BadRequest, UnsupportedMediaType
 from hub.schemas import SCHEMAS, TaskSchema
 
-TEXT = "text/plain"
-JSON = "application/json"
 ANSWER_ARTIFACT = "answer"  # the name of the artifact that holds a task's answer
 
 _INPUTS = (TEXT, JSON)
@@ -120,9 +119,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 
 def data_part(value: Any) -> Part:
-    part = Part(media_type=JSON)
-    part.data.CopyFrom(ParseDict(value, Value()))
-    return part
+    return new_data_part(value, JSON)
 
 
 def _check_accepted(operation: Operation, model: str, accepted: Sequence[str]) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from a2a.server.request_handlers import RequestHandler, build_error_response
+from a2a.server.request_handlers import build_error_response
 from a2a.server.routes import create_rest_routes
 from a2a.utils.error_handlers import build_rest_error_payload
 from a2a.utils.errors import A2AError
@@ -31,13 +31,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.a2a_wire.errors import REASONS, rest_error
+from hub.a2a_wire.names import CARD_PATH
 from hub.api.a2a import bodies, versions
-from hub.api.a2a.auth import STATUS, Gate, challenge_headers, is_card_request, send_http_refusal
+from hub.api.a2a.auth import Gate, challenge_headers, is_card_request, send_http_refusal
 from hub.api.a2a.caller import identity_of
 from hub.api.a2a.cardroute import CardEndpoint
-from hub.api.a2a.cards import AGENTS_PATH, CARD_PATH
-from hub.api.a2a.context import AgentContextBuilder
-from hub.api.a2a.dispatch import jsonrpc_route
+from hub.api.a2a.cards import AGENTS_PATH
+from hub.api.a2a.dispatch import HubDispatcher, jsonrpc_route
 from hub.api.a2a.errors import request_error
 from hub.api.a2a.fastpath import FastSend
 from hub.api.asgi import (
@@ -59,16 +60,19 @@ from hub.errors import HubError
 log = logging.getLogger("hub.a2a")
 
 
-def agent_app(handler: RequestHandler, card: CardEndpoint, model: str | None, rpc_path: str) -> Starlette:
-    """One agent's routes; ``rpc_path`` is its interface path ("/" when mounted at its own prefix)."""
-    context = AgentContextBuilder(model)
+def agent_app(dispatcher: HubDispatcher, card: CardEndpoint, rpc_path: str) -> Starlette:
+    """One agent's routes; ``rpc_path`` is its interface path ("/" when mounted at its own prefix).
+    The HTTP+JSON routes share the JSON-RPC ``dispatcher``'s request handler and context builder."""
     prefix = rpc_path.rstrip("/")
-    rpc = jsonrpc_route(handler, rpc_path, context)
+    rpc = jsonrpc_route(dispatcher, rpc_path)
     routes: list[BaseRoute] = [Route(CARD_PATH, card.endpoint, methods=["GET"]), rpc]
     if prefix:  # the other spelling of the interface URL, served by the same endpoint
         routes.append(Route(prefix + "/", rpc.endpoint, methods=["POST"]))
     routes += create_rest_routes(
-        handler, context_builder=context, enable_v0_3_compat=True, path_prefix=prefix
+        dispatcher.request_handler,
+        context_builder=dispatcher.context_builder,
+        enable_v0_3_compat=True,
+        path_prefix=prefix,
     )
     return Starlette(routes=routes, exception_handlers={404: _no_route, 405: _no_route})
 
@@ -78,12 +82,7 @@ async def _no_route(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     status = "NOT_FOUND" if error.status_code == 404 else "UNIMPLEMENTED"
     message = f"No route for {request.method} {request.url.path}"
-    headers = error.headers
-    return JSONResponse(
-        {"error": {"code": error.status_code, "status": status, "message": message}},
-        error.status_code,
-        headers,
-    )
+    return JSONResponse(rest_error(error.status_code, message, status), error.status_code, error.headers)
 
 
 def jsonrpc_paths(rpc_path: str) -> frozenset[str]:
@@ -173,7 +172,7 @@ async def send_binding_error(send: Send, error: HubError, *, jsonrpc: bool) -> N
     else:
         payload = build_rest_error_payload(a2a)
         payload["error"]["code"] = error.http_status
-        payload["error"]["status"] = STATUS.get(error.http_status, payload["error"]["status"])
+        payload["error"]["status"] = REASONS.get(error.http_status, payload["error"]["status"])
     headers = (*JSON_HEADERS, *challenge_headers(error))
     await send_bytes(send, error.http_status, orjson.dumps(payload), headers)
 
@@ -211,8 +210,7 @@ class AgentsApp:
     @staticmethod
     async def _not_found(send: Send, name: str) -> None:
         message = f"No agent named '{name}'; the agents are listed as skills at {CARD_PATH}"
-        body = {"error": {"code": 404, "status": "NOT_FOUND", "message": message}}
-        await send_json(send, 404, body)
+        await send_json(send, 404, rest_error(404, message))
 
 
 def _route_path(scope: Scope) -> str:

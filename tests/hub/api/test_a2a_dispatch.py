@@ -20,7 +20,7 @@ from a2a.types.a2a_pb2 import AgentCard
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 
-from hub.api.a2a.dispatch import jsonrpc_route
+from hub.api.a2a.dispatch import HubDispatcher, jsonrpc_route
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +39,7 @@ async def url() -> AsyncIterator[tuple[str, str]]:
     missing = free_port()  # nothing listens here: the database "went away"
     engine = create_async_engine(f"postgresql+asyncpg://hub:secret@127.0.0.1:{missing}/hub")
     handler = DefaultRequestHandler(Idle(), DatabaseTaskStore(engine), AgentCard(name="t"))
-    app = Starlette(routes=[jsonrpc_route(handler, "/", DefaultServerCallContextBuilder())])
+    app = Starlette(routes=[jsonrpc_route(HubDispatcher(handler, DefaultServerCallContextBuilder()), "/")])
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen()

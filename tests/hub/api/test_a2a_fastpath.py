@@ -9,8 +9,10 @@ import pytest
 from a2a.types.a2a_pb2 import Artifact, Message, Part, Role, SendMessageRequest, Task, TaskState
 from google.protobuf.json_format import MessageToDict, ParseDict
 
-from hub.api.a2a.executor import _agent_text, _end, new_task
-from hub.api.a2a.fastpath import FastSend, _request, task_dict
+from hub.a2a_wire.proto import send_request, task_json
+from hub.api.a2a.context import MAX_CONTEXT_ID
+from hub.api.a2a.executor import _agent_text, end_task, new_task
+from hub.api.a2a.fastpath import FastSend
 from hub.api.a2a.parts import data_part
 
 TEXT = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
@@ -52,12 +54,13 @@ LEFT_TO_THE_SDK: list[Any] = [
     {"message": TEXT, "configuration": {"historyLength": -1}},
     {"message": TEXT, "configuration": {"taskPushNotificationConfig": {"url": "http://x"}}},
     {"message": TEXT, "tenant": "t"},
+    {"message": {**TEXT, "contextId": "c" * (MAX_CONTEXT_ID + 1)}},
 ]
 
 
 @pytest.mark.parametrize("params", SERVED)
 def test_served_requests_parse_as_protobuf_parses_them(params: dict[str, Any]) -> None:
-    ours = _request(params)
+    ours = send_request(params, MAX_CONTEXT_ID)
     theirs = ParseDict(params, SendMessageRequest(), ignore_unknown_fields=True)
     assert ours is not None
     assert ours == theirs
@@ -66,7 +69,7 @@ def test_served_requests_parse_as_protobuf_parses_them(params: dict[str, Any]) -
 
 @pytest.mark.parametrize("params", LEFT_TO_THE_SDK)
 def test_other_requests_are_left_to_the_sdk(params: Any) -> None:
-    assert _request(params) is None
+    assert send_request(params, MAX_CONTEXT_ID) is None
 
 
 def _tasks() -> list[Task]:
@@ -76,22 +79,24 @@ def _tasks() -> list[Task]:
     answer = Artifact(artifact_id="a-1", name="answer", parts=[Part(text="ok")])
     done.artifacts.append(answer)
     usage = {"promptTokens": 1, "completionTokens": 2, "totalTokens": 3}
-    _end(done, TaskState.TASK_STATE_COMPLETED, None, {"model": "m", "finishReason": "stop", "usage": usage})
+    end_task(
+        done, TaskState.TASK_STATE_COMPLETED, None, {"model": "m", "finishReason": "stop", "usage": usage}
+    )
     embedded = new_task("t-2", "c-2", None)
     vectors = Artifact(artifact_id="a-2", name="answer", parts=[data_part({"embeddings": [[0.5, -0.5]]})])
     embedded.artifacts.append(vectors)
-    _end(embedded, TaskState.TASK_STATE_COMPLETED, None, {"model": "e"})
+    end_task(embedded, TaskState.TASK_STATE_COMPLETED, None, {"model": "e"})
     failed = new_task("t-3", "c-3", Message(message_id="m", role=Role.ROLE_USER, parts=[Part(text="x")]))
     error = {"error": {"type": "backend_error", "status": 502, "code": None}}
-    _end(failed, TaskState.TASK_STATE_FAILED, _agent_text("t-3", "c-3", "Replica down"), error)
+    end_task(failed, TaskState.TASK_STATE_FAILED, _agent_text("t-3", "c-3", "Replica down"), error)
     unusual = new_task("t-4", "", Message(message_id="m", extensions=["e"], reference_task_ids=["r"]))
     unusual.artifacts.append(Artifact(artifact_id="a", description="d", parts=[Part(url="u", filename="f")]))
     return [done, embedded, failed, unusual, Task()]
 
 
 @pytest.mark.parametrize("task", _tasks())
-def test_task_dict_is_message_to_dict(task: Task) -> None:
-    assert task_dict(task) == MessageToDict(task)
+def test_task_json_is_message_to_dict(task: Task) -> None:
+    assert task_json(task) == MessageToDict(task)
 
 
 def _same_shape(value: Any) -> Any:
