@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from hub.call import Operation
 from hub.pricing import Price
-from hub.tasks import MAX_MODEL_NAME
+from hub.tasks.specs import MAX_MODEL_NAME
 
 
 class _Strict(BaseModel):

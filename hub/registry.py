@@ -12,7 +12,7 @@ from hub.errors import ModelNotFound
 from hub.model_settings import ModelSettings
 from hub.routing.pool import Clock, ReplicaPool, build_pool
 from hub.settings import Settings
-from hub.tasks import SERVES
+from hub.tasks.specs import SERVES
 from inference_backends.base import InferenceBackend
 
 BackendFactory = Callable[[ModelSettings], InferenceBackend]

@@ -32,7 +32,7 @@ from hub.call import Call, Chunk, Result
 from hub.errors import BackendRejected, BadRequest, HubError, ModelNotFound, RateLimited
 from hub.pipeline import Next
 from hub.registry import Registry
-from hub.tasks import OPERATIONS, OperationSpec, validate_request
+from hub.tasks.specs import OPERATIONS, OperationSpec, validate_request
 from hub.tracing.reply import awaiting
 
 log = logging.getLogger("hub.http")

@@ -30,7 +30,7 @@ from hub.api.a2a.errors import request_error
 from hub.call import ANONYMOUS, Call, Identity, Operation
 from hub.errors import BadRequest, HubError
 from hub.registry import Registry
-from hub.tasks import OPERATIONS, bounded_model_name, validate_request
+from hub.tasks.specs import OPERATIONS, bounded_model_name, validate_request
 
 # The message (or request) metadata key that names the model the router agent should use.
 MODEL_KEY = "hub.model"

@@ -33,7 +33,7 @@ from hub.api.a2a.errors import task_outcome
 from hub.call import Call, Chunk, Result
 from hub.errors import HubError
 from hub.pipeline import Next
-from hub.schemas import TextStream
+from hub.tasks.schemas import TextStream
 from hub.tracing.reply import awaiting
 
 log = logging.getLogger("hub.a2a")

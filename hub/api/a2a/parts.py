@@ -1,4 +1,4 @@
-"""A2A message parts <-> a task's arguments and answer, through the task schemas of ``hub.schemas``.
+"""A2A message parts <-> a task's arguments and answer, through the task schemas of ``hub.tasks.schemas``.
 
 A message to a model carries text parts and/or one data part. The data part is a JSON object of the
 task's arguments (the MCP tool's arguments: ``prompt`` or ``messages``, ``max_tokens``, ``input``...);
@@ -23,7 +23,7 @@ from google.protobuf.json_format import MessageToDict
 from hub.a2a_wire.names import JSON, TEXT
 from hub.call import Operation
 from hub.errors import BackendError, BadRequest, UnsupportedMediaType
-from hub.schemas import SCHEMAS, TaskSchema
+from hub.tasks.schemas import SCHEMAS, TaskSchema
 
 ANSWER_ARTIFACT = "answer"  # the name of the artifact that holds a task's answer
 

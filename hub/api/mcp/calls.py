@@ -26,8 +26,8 @@ from hub.auth.errors import NotPermitted
 from hub.call import Call, Chunk
 from hub.errors import BackendError, HubError
 from hub.pipeline import Next
-from hub.schemas import Json, TextStream
-from hub.tasks import OPERATIONS
+from hub.tasks.schemas import Json, TextStream
+from hub.tasks.specs import OPERATIONS
 from hub.tracing.reply import awaiting
 
 TRACE_ID_META = "hub/trace_id"

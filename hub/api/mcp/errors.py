@@ -14,7 +14,7 @@ from mcp_types import INVALID_REQUEST
 
 from hub.api.asgi import JSON_HEADERS, Send, send_bytes
 from hub.errors import HubError
-from hub.schemas import Json
+from hub.tasks.schemas import Json
 
 
 def tool_error(error: HubError) -> Json:

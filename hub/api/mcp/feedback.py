@@ -18,7 +18,7 @@ from hub.call import Identity
 from hub.errors import HubError
 from hub.feedback import FeedbackService
 from hub.feedback.request import INPUT_SCHEMA, OUTPUT_SCHEMA
-from hub.schemas import Json
+from hub.tasks.schemas import Json
 
 # Rating again replaces the earlier rating: calling twice with the same arguments changes nothing more.
 ANNOTATIONS = types.ToolAnnotations(

@@ -18,7 +18,7 @@ from mcp_types import INVALID_PARAMS
 from hub.api.mcp import paging
 from hub.registry import ModelEntry, Registry
 from hub.settings import ServerSettings
-from hub.tasks import SERVES
+from hub.tasks.specs import SERVES
 
 PREFIX = "hub://models/"
 TEMPLATE = types.ResourceTemplate(

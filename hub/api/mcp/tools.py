@@ -1,4 +1,4 @@
-"""The tool catalog: one tool per model in the pool, shaped by the model's task (``hub.schemas``)."""
+"""The tool catalog: one tool per model in the pool, shaped by the model's task (``hub.tasks.schemas``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mcp_types import INVALID_PARAMS
 from hub.api.mcp import paging
 from hub.api.mcp.names import tool_names
 from hub.registry import ModelEntry, Registry
-from hub.schemas import SCHEMAS, TaskSchema
+from hub.tasks.schemas import SCHEMAS, TaskSchema
 
 # Inference reads nothing and writes nothing outside the model, and the model is a closed world; the
 # same arguments may give different text, but calling again has no further effect on anything.

@@ -1,4 +1,4 @@
-"""hub.schemas: per-task argument checks, payloads, and the reduction of backend answers."""
+"""hub.tasks.schemas: per-task argument checks, payloads, and the reduction of backend answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from hub.call import Chunk, Operation
 from hub.errors import BackendError, BadRequest
-from hub.schemas import SCHEMAS, TextStream
+from hub.tasks.schemas import SCHEMAS, TextStream
 
 CHAT = SCHEMAS[Operation.CHAT]
 USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}

@@ -1,6 +1,6 @@
 """The JSON Schemas (2020-12) of each task's arguments and results, as agents see them.
 
-Declarative data only; ``hub.schemas`` validates against them and maps them to and from payloads.
+Declarative data only; ``hub.tasks.schemas`` validates against them and maps them to and from payloads.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from jsonschema.exceptions import ValidationError, best_match  # type: ignore[im
 
 from hub.call import Chunk, Operation, Usage
 from hub.errors import BackendError, BadRequest
-from hub.task_json import (
+from hub.tasks.json_schemas import (
     CHAT_INPUT,
     CLASSIFY_INPUT,
     CLASSIFY_OUTPUT,
