@@ -6,8 +6,8 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 
 from hub.api.asgi import Receive, Scope, Send
 from hub.api.hosts import announce as announce_hosts
@@ -19,10 +19,10 @@ from hub.auth.access import Access, announce, build_access
 from hub.auth.doors import METADATA_PATH
 from hub.auth.metadata import ProtectedResourceMetadata
 from hub.auth.sqlstore import SqlKeyStore
-from hub.budgets import BudgetStore, MemoryBudgetStore, budget_lookup, key_allowances, store_lifespan
+from hub.budgets import BudgetStore, MemoryBudgetStore, budget_lookup, store_lifespan
 from hub.feedback import FeedbackService, SqlFeedback
 from hub.limits.base import RateLimitStore
-from hub.limits.wiring import KeyRates, LimitsFor
+from hub.limits.wiring import LimitsFor
 from hub.limits.wiring import build_store as build_limit_store
 from hub.metrics.calls import CallMetrics
 from hub.metrics.stage import MetricsStage
@@ -33,10 +33,10 @@ from hub.registry import BackendFactory, Registry, build_registry
 from hub.routing.health import HealthChecker
 from hub.routing.pool import Clock
 from hub.settings import Settings
-from hub.stages.budgets import BudgetStage
+from hub.stages.budgets import BudgetStage, BudgetStats
 from hub.stages.defaults import defaults_stage
 from hub.stages.identity import IdentityStage
-from hub.stages.limits import LimitsStage
+from hub.stages.limits import LimitsStage, LimitStats
 from hub.stages.policy import PolicyStage
 from hub.stages.routing import Router
 from hub.stages.usage import UsageStage
@@ -49,7 +49,8 @@ log = logging.getLogger("hub")
 
 @dataclass(frozen=True, slots=True)
 class Policies:
-    """What the policy stages need, built once in ``build_app``."""
+    """What the policy stages need, built once in ``build_app``. ``limit_stats`` and ``budget_stats``
+    are the counters the limits and budget stages bump; ``build_app`` hands the same to the metrics."""
 
     access: Access
     recorder: UsageRecorder
@@ -58,6 +59,8 @@ class Policies:
     budget_store: BudgetStore
     metrics: CallMetrics | None = None  # None: metrics are off
     tracing: Tracing | None = None  # None: tracing is off
+    limit_stats: LimitStats = field(default_factory=LimitStats)
+    budget_stats: BudgetStats = field(default_factory=BudgetStats)
 
 
 def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
@@ -81,14 +84,17 @@ def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
                    spend nothing
     6. budgets   - spend per team and key; last, so a call refused by a limit reserves no money
     then the router (the terminal): pick a replica, call the backend, fail over before the first byte.
+
+    Data flows one way: identity puts what the later stages need on the call (``Call.identity``: an
+    API key's team, models, rates and budget, from the one record it read), and none of them asks
+    ``Access`` again.
     """
-    key_rates = _key_rates(p.access)
     usage: list[Stage] = []
     if settings.usage.enabled:
         instance = settings.usage.instance or socket.gethostname()
         usage = [UsageStage(p.recorder, p.prices, instance=instance)]
     b = settings.budgets
-    lookup = budget_lookup(b.teams, key_allowances(p.access.key_record, b.key_period))
+    lookup = budget_lookup(b.teams, b.key_period)
     metrics: list[Stage] = [] if p.metrics is None else [MetricsStage(p.metrics)]
     tracing: list[Stage] = [] if p.tracing is None else [p.tracing.stage]
     defaults = defaults_stage(settings.models)
@@ -99,7 +105,9 @@ def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
         IdentityStage(p.access),
         *usage,
         PolicyStage(p.access),
-        LimitsStage(p.limit_store, LimitsFor(settings.limits, key_rates), settings.limits.default_max_tokens),
+        LimitsStage(
+            p.limit_store, LimitsFor(settings.limits), settings.limits.default_max_tokens, p.limit_stats
+        ),
         BudgetStage(
             p.budget_store,
             p.prices,
@@ -107,6 +115,7 @@ def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
             default_max_tokens=b.default_max_tokens,
             timeout=b.timeout,
             fail_open=b.failure_mode == "open",
+            stats=p.budget_stats,
         ),
     ]
 
@@ -126,14 +135,6 @@ def _idle_stages(settings: Settings) -> set[type]:
     return idle
 
 
-def _key_rates(access: Access) -> KeyRates:
-    async def rates(key_id: str) -> tuple[int | None, int | None]:
-        record = await access.key_record(key_id)
-        return (None, None) if record is None else (record.rpm, record.tpm)
-
-    return rates
-
-
 def _budget_store(settings: Settings) -> BudgetStore:
     b = settings.budgets
     lease = b.lease_seconds or settings.server.request_timeout + 60
@@ -151,8 +152,12 @@ def build_app(
     backends: dict[str, BackendFactory] | None = None,
     clock: Clock = time.monotonic,
     credentials: bool = True,
+    on_ready: Callable[[], None] | None = None,
 ) -> HubApp:
-    """``credentials`` False: callers cannot present any (stdio), so no key store is opened."""
+    """``credentials`` False: callers cannot present any (stdio), so no key store is opened.
+    ``on_ready``: called once the app's start-up has built everything, before it serves (the entry
+    points' process tuning, ``hub.startup.freeze_heap``); building or running an app changes nothing
+    global of its own."""
     registry: Registry = build_registry(settings, backends, clock)
     # One engine for every durable thing. API keys are verified whenever a caller presents one, in
     # every auth mode, so the key store is there whenever credentials can arrive (nothing connects
@@ -184,7 +189,7 @@ def build_app(
     stages = build_stages(settings, policies)
     if tracing is None:
         pipeline = compose(stages, Router(registry))
-    else:  # wrapped here, not in build_stages: the metrics collectors find the stages by their type
+    else:  # the policy stages' spans wrap the stages build_stages lists (hub.tracing.spans)
         pipeline = compose(tracing.spanned(stages, _idle_stages(settings)), Router(registry, tracing.tracer))
     server = settings.server
     openai = OpenAIFrontDoor(
@@ -215,15 +220,33 @@ def build_app(
         a2a = build_a2a(settings, registry, pipeline, store, access, feedback)
         mounts += a2a.mounts
         lifespans.append(a2a.lifespan)
-    app = HubApp(settings, registry, openai, HealthChecker(registry), mounts, lifespans, access)
-    app.ledger = ledger if u.enabled else None
-    app.feedback = feedback
-    app.traces = None if tracing is None else tracing.buffer
+    endpoint = None
     if metrics is not None:
-        pools = [e.pool for e in registry]
-        watch(metrics, pools, stages, policies.limit_store, recorder if u.enabled else None)
-        app.metrics = _metrics_endpoint(settings, metrics, access)
-    return app
+        # Each component's own counters, handed over as they are: the collectors read them at scrape time.
+        watch(
+            metrics,
+            [e.pool for e in registry],
+            policies.limit_store,
+            limits=policies.limit_stats,
+            budgets=policies.budget_stats,
+            recorder=recorder if u.enabled else None,
+            export=None if tracing is None or tracing.exporter is None else tracing.exporter.stats,
+        )
+        endpoint = _metrics_endpoint(settings, metrics, access)
+    return HubApp(
+        settings,
+        registry,
+        openai,
+        HealthChecker(registry),
+        mounts,
+        lifespans,
+        access,
+        ledger=ledger if u.enabled else None,
+        traces=None if tracing is None else tracing.buffer,
+        feedback=feedback,
+        metrics=endpoint,
+        on_ready=on_ready,
+    )
 
 
 def _metrics_endpoint(settings: Settings, metrics: HubMetrics, access: Access) -> MetricsEndpoint:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +50,9 @@ class Identity:
 
     ``subject`` is stable per caller (an API key's id, a token's ``sub``), never a secret. ``models``
     holds glob patterns of the targets this caller may use (empty: no restriction of its own).
+    ``rpm``, ``tpm`` and ``budget`` are an API key's own terms, from the record the identity stage
+    read (None: the configured key defaults apply, and no budget of its own): the limits and budget
+    stages take them from here, so a call reads its key's record once.
     """
 
     subject: str
@@ -57,6 +61,9 @@ class Identity:
     scopes: frozenset[str] = frozenset()
     models: tuple[str, ...] = ()
     key_id: str | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget: Decimal | None = None
 
 
 ANONYMOUS = Identity(subject="anonymous")

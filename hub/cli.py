@@ -78,15 +78,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     from hub.api.connections import ConnectionLimits, protocol_class
     from hub.app import build_app
-    from hub.logs import configure_from_settings
+    from hub.startup import freeze_heap, prepare
 
     settings = load_settings(args.config)
     server = settings.server.model_copy(
         update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     )
     settings = settings.model_copy(update={"server": server})
-    configure_from_settings(settings)  # JSON lines by default, secrets masked (hub.logs)
-    app = build_app(settings)
+    prepare(settings)  # the process's own settings (SDK instrumentation, logging): before anything is built
+    app = build_app(settings, on_ready=freeze_heap)
     config = uvicorn.Config(
         app,
         host=server.host,
@@ -120,12 +120,12 @@ def _mcp_stdio(args: argparse.Namespace) -> int:
     import anyio
 
     from hub.api.mcp.stdio import serve_stdio
-    from hub.logs import configure_from_settings
+    from hub.startup import freeze_heap, prepare
 
     settings = load_settings(args.config)
     # stdout carries the protocol, so logs go to stderr.
-    configure_from_settings(settings, stream=sys.stderr)
-    anyio.run(serve_stdio, settings)
+    prepare(settings, stream=sys.stderr)
+    anyio.run(serve_stdio, settings, freeze_heap)
     return 0
 
 

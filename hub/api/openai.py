@@ -28,12 +28,12 @@ from hub.api.asgi import (
 )
 from hub.api.depth import check_depth
 from hub.auth.access import Access, open_access
-from hub.call import Call, Chunk, Result
+from hub.call import Call, CallTrace, Chunk, Result
 from hub.errors import BackendRejected, BadRequest, HubError, ModelNotFound, RateLimited
 from hub.pipeline import Next
 from hub.registry import Registry
 from hub.tasks.specs import OPERATIONS, OperationSpec, validate_request
-from hub.tracing.reply import awaiting
+from hub.tracing.reply import trace_headers
 
 log = logging.getLogger("hub.http")
 
@@ -100,17 +100,17 @@ class OpenAIFrontDoor:
         self.routes = {spec.route: spec for spec in OPERATIONS.values()}
 
     async def invoke(self, spec: OperationSpec, scope: Scope, receive: Receive, send: Send) -> None:
-        with awaiting() as reply:  # the tracing stage tells the trace id: the x-hub-trace-id header
-            try:
-                call = await self._parse(spec, scope, receive)
-                result = await _unless_caller_leaves(self._pipeline(call), receive)
-            except HubError as error:
-                await send_error(send, error, reply.headers())
-                return
-            except CallerLeft:
-                log.info("caller disconnected before the answer; the call was cancelled")
-                return
-        traced = reply.headers()
+        trace = CallTrace()  # the call's: the tracing stage writes the x-hub-trace-id header's value
+        try:
+            call = await self._parse(spec, scope, receive, trace)
+            result = await _unless_caller_leaves(self._pipeline(call), receive)
+        except HubError as error:
+            await send_error(send, error, trace_headers(trace))
+            return
+        except CallerLeft:
+            log.info("caller disconnected before the answer; the call was cancelled")
+            return
+        traced = trace_headers(trace)
         if result.chunks is not None:
             await _stream(result.chunks, receive, send, traced)
         elif result.raw is not None:
@@ -118,7 +118,7 @@ class OpenAIFrontDoor:
         else:
             await send_bytes(send, 200, orjson.dumps(result.body), (*JSON_HEADERS, *traced))
 
-    async def _parse(self, spec: OperationSpec, scope: Scope, receive: Receive) -> Call:
+    async def _parse(self, spec: OperationSpec, scope: Scope, receive: Receive, trace: CallTrace) -> Call:
         require_json(scope)
         raw = await read_body(scope, receive, self._max_body)
         try:
@@ -138,6 +138,7 @@ class OpenAIFrontDoor:
             deadline=time.monotonic() + self._timeout,
             headers=request_headers(scope),
             client=client_address(scope),
+            trace=trace,
         )
 
     async def list_models(self, scope: Scope, send: Send) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -15,6 +14,7 @@ from hub.api.asgi import ASGIApp, Message, Receive, Scope, Send, request_headers
 from hub.api.hosts import policy_for
 from hub.api.metrics import MetricsEndpoint
 from hub.api.openai import OpenAIFrontDoor, send_error
+from hub.api.traces import TraceSource
 from hub.api.ui import UiDoor
 from hub.auth.access import Access, open_access
 from hub.auth.admin import admin_identity, is_admin
@@ -55,6 +55,11 @@ class Mount:
 
 
 class HubApp:
+    """Complete when constructed: ``build_app`` sets nothing afterwards. ``ledger``, ``traces``,
+    ``feedback`` and ``metrics`` are None where their part is off (usage, tracing, feedback, metrics),
+    and their routes are not served. ``on_ready`` runs once start-up has entered every lifespan,
+    before the server takes requests (``hub serve`` freezes the heap there)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -64,6 +69,12 @@ class HubApp:
         mounts: Sequence[Mount] = (),
         lifespans: Sequence[Lifespan] = (),
         access: Access | None = None,
+        *,
+        ledger: LedgerStore | None = None,
+        traces: TraceSource | None = None,
+        feedback: FeedbackService | None = None,
+        metrics: MetricsEndpoint | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.access = access or open_access()
@@ -72,10 +83,11 @@ class HubApp:
         self.health = health
         self.mounts = tuple(mounts)
         self.lifespans = tuple(lifespans)
-        self.ledger: LedgerStore | None = None
-        self.traces: traces.TraceSource | None = None  # set by build_app when tracing is on
-        self.feedback: FeedbackService | None = None  # set by build_app when the ledger is on
-        self.metrics: MetricsEndpoint | None = None  # set by build_app when metrics are on
+        self.ledger = ledger
+        self.traces = traces
+        self.feedback = feedback
+        self.metrics = metrics
+        self._on_ready = on_ready
         self.hosts = policy_for(settings)
         self.ui = UiDoor(settings.auth, self.access, lambda: [self._pool_card(e.name) for e in registry])
 
@@ -213,34 +225,13 @@ class HubApp:
                     for lifespan in self.lifespans:
                         await stack.enter_async_context(lifespan())
                     self._announce()
-                    _freeze_heap()
+                    if self._on_ready is not None:
+                        self._on_ready()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     await stack.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-
-
-# Net new container objects between two young-generation collections (CPython's default: 700).
-YOUNG_THRESHOLD = 10_000
-
-
-def _freeze_heap() -> None:
-    """Move everything built at start-up (SDKs, schemas, the registry) out of the collector's sight,
-    and collect the young generation less often.
-
-    Measured under load: full collections over that long-lived heap stalled the loop for 110-140 ms
-    every ~1.5 s, which set p99; after a freeze they take a few ms. Then the young collections were the
-    collector's cost: at CPython's threshold of 700, one every ~15 calls, each walking what the calls in
-    flight hold: 3% of an untraced call's CPU, 4% of a traced one's (timed with ``gc.callbacks`` in a
-    loaded hub). A call's objects are freed by their reference counts as it ends, so at 10,000 the
-    count is reached only by what cycles leave behind: under the same load no collection ran in 12 s,
-    and what the collector frees when it does run is as before.
-    """
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
 
 
 def _allow(method: str, allowed: str) -> None:

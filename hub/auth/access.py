@@ -28,7 +28,6 @@ from hub.auth.errors import (
     unauthorized,
 )
 from hub.auth.jwks import JwksKeys, KeySource, StaticKeys
-from hub.auth.keys import KeyRecord
 from hub.auth.keystore import KeyStore
 from hub.auth.policy import Policy
 from hub.auth.settings import JWTSettings
@@ -133,10 +132,6 @@ class Access:
         not the model exists, so a caller learns nothing about models outside its allow-list."""
         if not self._policy.allows(identity, model):
             raise NotPermitted(model)
-
-    async def key_record(self, key_id: str) -> KeyRecord | None:
-        """The API key's stored record (rpm, tpm, budget) through the short cache, for the limits stage."""
-        return None if self._keys is None else await self._keys.record(key_id)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

@@ -41,8 +41,17 @@ class _Entry:
 
 
 def identity_of(record: keys.KeyRecord) -> Identity:
+    """The key's identity, with everything the later stages need from its record (its rates and
+    budget): made once per cache entry, so the call carries them and nothing reads the record again."""
     return Identity(
-        subject=f"key:{record.id}", team=record.team, kind="api_key", models=record.models, key_id=record.id
+        subject=f"key:{record.id}",
+        team=record.team,
+        kind="api_key",
+        models=record.models,
+        key_id=record.id,
+        rpm=record.rpm,
+        tpm=record.tpm,
+        budget=record.budget,
     )
 
 
@@ -66,10 +75,6 @@ class ApiKeys:
         if entry.record.revoked:
             raise KeyRefused("The API key was revoked")
         return entry.identity
-
-    async def record(self, key_id: str) -> keys.KeyRecord | None:
-        """The key's record through the same cache (for the limits stage: rpm, tpm, budget)."""
-        return (await self._entry(key_id)).record
 
     async def _entry(self, key_id: str) -> _Entry:
         entry = self._entries.get(key_id)

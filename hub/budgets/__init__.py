@@ -16,7 +16,7 @@ from hub.budgets.base import (
     store_lifespan,
 )
 from hub.budgets.errors import BudgetExceeded, BudgetsUnavailable
-from hub.budgets.lookup import BudgetLookup, budget_lookup, key_allowances
+from hub.budgets.lookup import BudgetLookup, budget_lookup
 from hub.budgets.memory import MemoryBudgetStore
 from hub.budgets.settings import Allowance, BudgetsSettings
 from hub.budgets.spec import BudgetScope, BudgetSpec, Period, Window, window
@@ -38,7 +38,6 @@ __all__ = [
     "Period",
     "Window",
     "budget_lookup",
-    "key_allowances",
     "store_lifespan",
     "window",
 ]

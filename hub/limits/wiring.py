@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-
 from hub.call import Call
 from hub.limits.base import LimitSet, RateLimitStore
 from hub.limits.memory import MemoryStore
 from hub.limits.settings import LimitsSettings, Rates
 from hub.limits.spec import FailureMode, Kind, LimitSpec, Scope
-
-KeyRates = Callable[[str], Awaitable[tuple[int | None, int | None]]]
-"""An API key's own (rpm, tpm), from the key store."""
 
 
 def build_store(settings: LimitsSettings) -> RateLimitStore:
@@ -45,19 +40,19 @@ _MAX_CACHED = 65_536
 
 
 class LimitsFor:
-    """The limits of one call: its key's, its team's, its model's and the hub's, as configured."""
+    """The limits of one call: its key's, its team's, its model's and the hub's, as configured. A key's
+    own rates come with the call (``Identity.rpm``/``tpm``, from the record the identity stage read)."""
 
-    def __init__(self, settings: LimitsSettings, key_rates: KeyRates) -> None:
+    def __init__(self, settings: LimitsSettings) -> None:
         self._settings = settings
-        self._key_rates = key_rates
         # The specs of a (model, team, key, key's own rates) are the same on every call: built once.
         # Only models the policy stage let through get here, but keys and teams are many: bounded.
         self._cache: dict[tuple[str, str | None, str | None, tuple[int | None, int | None]], LimitSet] = {}
 
-    async def __call__(self, call: Call) -> Sequence[LimitSpec]:
+    def __call__(self, call: Call) -> LimitSet:
         identity = call.identity
         key_id = identity.key_id
-        rates = (None, None) if key_id is None else await self._key_rates(key_id)
+        rates = (None, None) if key_id is None else (identity.rpm, identity.tpm)
         cache_key = (call.model, identity.team, key_id, rates)
         specs = self._cache.get(cache_key)
         if specs is None:

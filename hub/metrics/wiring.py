@@ -1,8 +1,8 @@
 """The app's metrics: one ``CollectorRegistry`` (never the library's global one), the per-call
 instruments the metrics stage feeds, and the collectors that read the hub's state at scrape time.
 
-Built in two steps because the stages need the instruments and the collectors need the stages:
-``build_metrics`` before ``build_stages``, ``watch`` after.
+``build_metrics`` makes the registry and the instruments; ``watch`` registers the collectors over the
+counters ``build_app`` hands it, each straight from the component that keeps it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from hub.metrics.limits import LimitCollector
 from hub.metrics.replicas import Pool, ReplicaCollector
 from hub.metrics.tracing import TraceExportCollector
 from hub.metrics.usage import Recorder, UsageCollector
-from hub.stages.budgets import BudgetStage
-from hub.stages.limits import LimitsStage
-from hub.tracing.stage import TracingStage
+from hub.stages.budgets import BudgetStats
+from hub.stages.limits import LimitStats
+from hub.tracing.export import ExportStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +44,16 @@ def build_metrics(models: Iterable[str]) -> HubMetrics:
 def watch(
     metrics: HubMetrics,
     pools: Iterable[Pool],
-    stages: Iterable[object],
     limit_store: RateLimitStore,
-    recorder: Recorder | None,
+    *,
+    limits: LimitStats | None = None,
+    budgets: BudgetStats | None = None,
+    recorder: Recorder | None = None,
+    export: ExportStats | None = None,
 ) -> None:
-    """Register the scrape-time collectors over the pipeline's ``stages`` (the limits and budget stages'
-    counters, when those stages are there), the limit store and the usage recorder (None: usage off)."""
-    limits = next((s.stats for s in stages if isinstance(s, LimitsStage)), None)
-    budgets = next((s.stats for s in stages if isinstance(s, BudgetStage)), None)
+    """Register the scrape-time collectors over the replica ``pools``, the limit store, the limits and
+    budget stages' counters (``limits``, ``budgets``), the usage recorder (None: usage off) and the
+    OTLP exporter's counters (``export``; None: tracing does not export)."""
     resilience = limit_store.stats if isinstance(limit_store, ResilientStore) else None
     registry = metrics.registry
     registry.register(ReplicaCollector(pools))
@@ -59,6 +61,5 @@ def watch(
     registry.register(BudgetCollector(budgets))
     if recorder is not None:
         registry.register(UsageCollector(recorder))
-    export = next((s.stats for s in stages if isinstance(s, TracingStage)), None)
-    if export is not None:  # the OTLP exporter's counters, when tracing exports
+    if export is not None:
         registry.register(TraceExportCollector(export))

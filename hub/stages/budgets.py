@@ -49,6 +49,7 @@ class BudgetStage:
         default_max_tokens: int = 1024,
         timeout: float = 0.25,
         fail_open: bool = False,
+        stats: BudgetStats | None = None,
     ) -> None:
         self._store = store
         self._prices = prices
@@ -56,13 +57,13 @@ class BudgetStage:
         self._default_max_tokens = default_max_tokens
         self._timeout = timeout
         self._fail_open = fail_open
-        self.stats = BudgetStats()
+        self.stats = BudgetStats() if stats is None else stats  # build_app hands the same to the metrics
 
     async def __call__(self, call: Call, next: Next) -> Result:
         price = self._prices.get(call.model)
         if price is None or price.free:
             return await next(call)
-        budgets = await self._budget_for(call.identity)
+        budgets = self._budget_for(call.identity)
         if not budgets:
             return await next(call)
         prompt = estimate_prompt_tokens(call.payload)

@@ -8,7 +8,7 @@ was actually delivered. A stream cut short by the caller settles with what it de
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,8 @@ from hub.limits.errors import LimitExceeded
 from hub.limits.spec import LimitSpec
 from hub.pipeline import Next
 
-SpecsFor = Callable[[Call], Awaitable[Sequence[LimitSpec]]]
+SpecsFor = Callable[[Call], Sequence[LimitSpec]]
+"""The limits that apply to a call, from what it carries (``hub.limits.wiring.LimitsFor``)."""
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text in BPE vocabularies
 
 
@@ -48,14 +49,20 @@ class LimitStats:
 
 
 class LimitsStage:
-    def __init__(self, store: RateLimitStore, specs_for: SpecsFor, default_max_tokens: int = 1024) -> None:
+    def __init__(
+        self,
+        store: RateLimitStore,
+        specs_for: SpecsFor,
+        default_max_tokens: int = 1024,
+        stats: LimitStats | None = None,
+    ) -> None:
         self._store = store
         self._specs_for = specs_for
         self._default_max_tokens = default_max_tokens
-        self.stats = LimitStats()
+        self.stats = LimitStats() if stats is None else stats  # build_app hands the same to the metrics
 
     async def __call__(self, call: Call, next: Next) -> Result:
-        specs = limit_set(await self._specs_for(call))  # the same set every call: built once
+        specs = limit_set(self._specs_for(call))  # the same set every call: built once
         if not specs:
             return await next(call)
         estimate = estimate_tokens(call, self._default_max_tokens)

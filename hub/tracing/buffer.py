@@ -9,7 +9,7 @@ few that are looked at.
 Why the ``Span`` itself: a copy of its fields into a plain tuple, which this buffer once kept, is as
 large (a 14-item tuple against 17 slots) and costs every span its building. The tuple was chosen when a
 span was heavier (an events list each, enum members) and the garbage collector walked the young
-generation every 700 allocations; both are gone (``Span.events``, ``hub.api.server._freeze_heap``).
+generation every 700 allocations; both are gone (``Span.events``, ``hub.startup.freeze_heap``).
 """
 
 from __future__ import annotations

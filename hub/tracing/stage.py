@@ -2,9 +2,9 @@
 
 Outermost in the pipeline, so calls refused by any stage are traced too. It decides what the span
 hangs from (``trust.Incoming``), fills in the call's trace and session ids (``Call.trace``: the usage
-ledger records them), hands the trace id to the door (``reply.tell``), and makes the span current
-while the stages and the router run (their spans nest under it; log records read its ids,
-``logcontext``). A streamed answer keeps the span open until the stream ends, however it ends
+ledger records them, and the door that built the call gives the trace id back to its caller), and
+makes the span current while the stages and the router run (their spans nest under it; log records
+read its ids, ``logcontext``). A streamed answer keeps the span open until the stream ends, however it ends
 (completed, failed, or the caller left).
 """
 
@@ -16,9 +16,7 @@ from hub.call import Call, Operation, Result
 from hub.pipeline import Next
 from hub.tracing.attributes import Attributes, server_attributes, server_common, session_of
 from hub.tracing.ending import end_span
-from hub.tracing.export import ExportStats
 from hub.tracing.recorder import SpanKind, Tracer
-from hub.tracing.reply import tell
 from hub.tracing.trust import Incoming
 from hub.usage.outcome import OK, Outcome, observe
 
@@ -26,10 +24,9 @@ MAX_SHARED = 4096
 
 
 class TracingStage:
-    def __init__(self, tracer: Tracer, incoming: Incoming, stats: ExportStats | None = None) -> None:
+    def __init__(self, tracer: Tracer, incoming: Incoming) -> None:
         self._tracer = tracer
         self._incoming = incoming
-        self.stats = stats  # the OTLP exporter's counters (None: no export), read by the metrics collector
         # (door, operation, model, stream) -> the span name and ``Span.common``. Bounded: a caller
         # may name any model (the router refuses it after the span began); the doors bound the name's
         # length (``tasks.bounded_model_name``).
@@ -46,9 +43,8 @@ class TracingStage:
         name, common = shared
         span = tracer.start(name, parent, SpanKind.SERVER, server_attributes(call, session), links, common)
         trace = call.trace
-        trace.trace_id = trace_id = f"{span.trace_id:032x}"
+        trace.trace_id = f"{span.trace_id:032x}"
         trace.session_id = session
-        tell(trace_id)
         current = tracer.activate(span)
         try:
             result = await next(call)

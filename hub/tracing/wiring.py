@@ -70,6 +70,5 @@ def build_tracing(settings: TracingSettings) -> Tracing | None:
         exporter = build_exporter(settings.otlp, settings.service_name)
         processors.append(exporter)
     tracer = Tracer(settings.sample_ratio, processors)
-    stats = None if exporter is None else exporter.stats
-    stage = TracingStage(tracer, Incoming(settings.trusted_networks), stats)
+    stage = TracingStage(tracer, Incoming(settings.trusted_networks))
     return Tracing(tracer, buffer, stage, exporter)

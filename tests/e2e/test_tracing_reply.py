@@ -109,3 +109,28 @@ def test_an_a2a_task_carries_it_in_its_metadata(hub: HubProcess) -> None:
     trace_id = task["metadata"]["hub.trace_id"]
     assert HEX32.match(trace_id) and task["metadata"]["usage"]
     in_buffer(hub, trace_id, "a2a chat")
+
+
+def test_an_a2a_task_run_by_the_sdk_executor_carries_it_too(hub: HubProcess) -> None:
+    """``returnImmediately`` takes the SDK's executor, which reads the id from the call it ran."""
+    message = {
+        "messageId": "msg-reply-later",
+        "role": "ROLE_USER",
+        "parts": [{"text": "hi"}],
+        "metadata": {"hub.model": "fake-model"},
+    }
+    params = {"message": message, "configuration": {"returnImmediately": True}}
+    body = {"jsonrpc": "2.0", "id": 2, "method": "SendMessage", "params": params}
+    status, _, answer = post(f"{hub.url}/a2a", body, {"A2A-Version": "1.0"})
+    assert status == 200
+    task_id = json.loads(answer)["result"]["task"]["id"]
+
+    def finished() -> dict[str, Any] | None:
+        get = {"jsonrpc": "2.0", "id": 3, "method": "GetTask", "params": {"id": task_id}}
+        task: dict[str, Any] = json.loads(post(f"{hub.url}/a2a", get, {"A2A-Version": "1.0"})[2])["result"]
+        return task if task["status"]["state"] == "TASK_STATE_COMPLETED" else None
+
+    task = wait_until(finished, timeout=15, what="the task to complete")
+    trace_id = task["metadata"]["hub.trace_id"]
+    assert HEX32.match(trace_id)
+    in_buffer(hub, trace_id, "a2a chat")

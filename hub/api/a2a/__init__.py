@@ -5,15 +5,8 @@ and HTTP+JSON bindings, streaming, durable tasks and push notifications. A messa
 ``hub.call.Call`` and runs through the same pipeline as every other door. See ``docs/a2a.md``.
 """
 
-import os
-
-# The SDK wraps its methods in OpenTelemetry spans whenever opentelemetry-api is importable (the MCP
-# SDK installs it). Calls are traced once, by the hub's own tracing stage; the SDK's per-method spans
-# (a tracer lookup per call even with no provider) halve the door's throughput (measured: ~170 ->
-# ~370 SendMessage/s on one core). Must be set before the SDK is imported; an operator may still set
-# it to "true".
-os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
-
+# The SDK's own OpenTelemetry spans are switched off by the entry points, before it is imported
+# (``hub.startup.quiet_sdk_instrumentation``): importing this package changes nothing global.
 from hub.api.a2a.door import A2ADoor, build_a2a
 
 __all__ = ["A2ADoor", "build_a2a"]

@@ -34,7 +34,6 @@ from hub.call import Call, Chunk, Result
 from hub.errors import HubError
 from hub.pipeline import Next
 from hub.tasks.schemas import TextStream
-from hub.tracing.reply import awaiting
 
 log = logging.getLogger("hub.a2a")
 
@@ -71,9 +70,9 @@ class HubAgentExecutor(AgentExecutor):
         # The Task must be in the queue before any status or artifact event (the SDK's rule).
         await queue.enqueue_event(task)
         updater = TaskUpdater(queue, task.id, task.context_id)
+        trace = call.trace  # the tracing stage writes the trace id metadata["hub.trace_id"] names
         try:
-            with awaiting() as reply:  # the tracing stage tells the trace id: metadata["hub.trace_id"]
-                result = await self._pipeline(call)
+            result = await self._pipeline(call)
             if result.chunks is not None:
                 structured = await _relay(call, result.chunks, updater)
             else:
@@ -81,7 +80,7 @@ class HubAgentExecutor(AgentExecutor):
                 await updater.add_artifact([parts.answer(call.operation, structured)], name=ARTIFACT_NAME)
         except HubError as error:
             state, message, metadata = _failure(call, task, error)
-            await updater.update_status(state, message=message, metadata=_traced(metadata, reply.trace_id))
+            await updater.update_status(state, message=message, metadata=_traced(metadata, trace.trace_id))
             return
         except Exception:
             # The door's one catch-all: a bug fails one task with a generic message, never a trace.
@@ -90,7 +89,7 @@ class HubAgentExecutor(AgentExecutor):
             return
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
-            metadata=_traced(_final_metadata(call, structured), reply.trace_id),
+            metadata=_traced(_final_metadata(call, structured), trace.trace_id),
         )
 
 
@@ -103,19 +102,19 @@ async def _rated(answer: Mapping[str, Any], task: Task, queue: EventQueue) -> No
 
 async def finish(pipeline: Next, call: Call, task: Task) -> Task:
     """Run ``call`` and return ``task`` finished: its answer, or its failure."""
-    with awaiting() as reply:  # the tracing stage tells the trace id: metadata["hub.trace_id"]
-        try:
-            structured = _unary(call, await pipeline(call))
-        except HubError as error:
-            state, message, metadata = _failure(call, task, error)
-            end_task(task, state, message, _traced(metadata, reply.trace_id))
-        except Exception:
-            log.exception("a2a task %s for %s failed", task.id, call.model)
-            end_task(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
-        else:
-            task.artifacts.append(new_artifact([parts.answer(call.operation, structured)], ARTIFACT_NAME))
-            metadata = _traced(_final_metadata(call, structured), reply.trace_id)
-            end_task(task, TaskState.TASK_STATE_COMPLETED, None, metadata)
+    trace = call.trace  # the tracing stage writes the trace id metadata["hub.trace_id"] names
+    try:
+        structured = _unary(call, await pipeline(call))
+    except HubError as error:
+        state, message, metadata = _failure(call, task, error)
+        end_task(task, state, message, _traced(metadata, trace.trace_id))
+    except Exception:
+        log.exception("a2a task %s for %s failed", task.id, call.model)
+        end_task(task, TaskState.TASK_STATE_FAILED, _internal(task), {})
+    else:
+        task.artifacts.append(new_artifact([parts.answer(call.operation, structured)], ARTIFACT_NAME))
+        metadata = _traced(_final_metadata(call, structured), trace.trace_id)
+        end_task(task, TaskState.TASK_STATE_COMPLETED, None, metadata)
     return task
 
 

@@ -23,12 +23,11 @@ from hub.api.mcp.feedback import FeedbackTool
 from hub.api.mcp.tools import Toolbox, ToolEntry, unknown_tool
 from hub.auth.access import Access, open_access
 from hub.auth.errors import NotPermitted
-from hub.call import Call, Chunk
+from hub.call import Call, CallTrace, Chunk
 from hub.errors import BackendError, HubError
 from hub.pipeline import Next
 from hub.tasks.schemas import Json, TextStream
 from hub.tasks.specs import OPERATIONS
-from hub.tracing.reply import awaiting
 
 TRACE_ID_META = "hub/trace_id"
 
@@ -117,17 +116,21 @@ class ToolCalls:
         # Looked up in this caller's catalog before the arguments are read: a tool it may not use must
         # not reveal itself by checking them (the policy stage is still the one that decides).
         tool = self._toolbox.get(params.name, partial(self._access.visible, caller(ctx)))
-        with awaiting() as reply:  # the tracing stage tells the call's trace id: the result's _meta
-            try:
-                structured = await self._run(tool, params.arguments or {}, ctx)
-            except NotPermitted:
-                raise unknown_tool(params.name) from None
-            except HubError as error:
-                return _traced(tool_error(error), reply.trace_id)
-        return _traced(_success(tool, structured), reply.trace_id)
+        trace = CallTrace()  # the call's: the tracing stage writes the trace id the result's _meta names
+        try:
+            structured = await self._run(tool, params.arguments or {}, ctx, trace)
+        except NotPermitted:
+            raise unknown_tool(params.name) from None
+        except HubError as error:
+            return _traced(tool_error(error), trace.trace_id)
+        return _traced(_success(tool, structured), trace.trace_id)
 
     async def _run(
-        self, tool: ToolEntry, arguments: Mapping[str, Any], ctx: ServerRequestContext[Any, Any]
+        self,
+        tool: ToolEntry,
+        arguments: Mapping[str, Any],
+        ctx: ServerRequestContext[Any, Any],
+        trace: CallTrace,
     ) -> Json:
         schema = tool.schema
         payload = schema.payload(tool.model, arguments)
@@ -148,6 +151,7 @@ class ToolCalls:
             headers=_headers(ctx),
             client=_client(ctx),
             span_attributes=_span_attributes(tool, ctx),
+            trace=trace,
         )
         result = await self._pipeline(call)
         if result.chunks is not None:

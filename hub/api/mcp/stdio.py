@@ -8,7 +8,7 @@ No socket is opened. stdout belongs to the protocol: logs go to stderr.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from mcp.server.stdio import stdio_server
@@ -49,7 +49,8 @@ async def running(app: ASGIApp) -> AsyncIterator[None]:
         await task
 
 
-async def serve_stdio(settings: Settings) -> None:
+async def serve_stdio(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve ``settings``' models over stdin/stdout until stdin closes; ``on_ready`` as ``build_app``."""
     from hub.app import build_app  # the app module wires this package in: import it only when run
 
     # Only this door: the HTTP-only A2A door (and its database) would serve nobody here. No auth either:
@@ -60,7 +61,7 @@ async def serve_stdio(settings: Settings) -> None:
         "a2a": settings.a2a.model_copy(update={"enabled": False}),
         "auth": None,
     }
-    hub = build_app(settings.model_copy(update=doors), credentials=False)
+    hub = build_app(settings.model_copy(update=doors), credentials=False, on_ready=on_ready)
     server = next(m.app.manager.app for m in hub.mounts if isinstance(m.app, StreamableHTTPApp))
     async with running(hub), stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())

@@ -2,49 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
-from hub.budgets.lookup import budget_lookup, key_allowances
+from hub.budgets.lookup import budget_lookup
 from hub.budgets.settings import Allowance, BudgetsSettings
 from hub.budgets.spec import BudgetScope, BudgetSpec, Period
 from hub.call import ANONYMOUS, Identity
 
-pytestmark = pytest.mark.anyio
 
-
-@dataclass(frozen=True)
-class Record:
-    budget: Decimal | None
-
-
-RECORDS = {"k1": Record(Decimal("25.50")), "k2": Record(None)}
-
-
-async def record_of(key_id: str) -> Record | None:
-    return RECORDS.get(key_id)
-
-
-async def test_team_and_key_budgets_apply_together() -> None:
+def test_team_and_key_budgets_apply_together() -> None:
     teams = {"research": (Allowance(amount=100), Allowance(amount=5, period=Period.DAY))}
-    lookup = budget_lookup(teams, key_allowances(record_of, Period.MONTH))
-    caller = Identity(subject="key:k1", team="research", kind="api_key", key_id="k1")
-    assert list(await lookup(caller)) == [
+    lookup = budget_lookup(teams, Period.MONTH)
+    # The key's own budget comes with the call: the identity stage read it from the key's record.
+    caller = Identity(subject="key:k1", team="research", kind="api_key", key_id="k1", budget=Decimal("25.50"))
+    assert list(lookup(caller)) == [
         BudgetSpec(BudgetScope.TEAM, "research", Period.MONTH, 100.0),
         BudgetSpec(BudgetScope.TEAM, "research", Period.DAY, 5.0),
         BudgetSpec(BudgetScope.KEY, "k1", Period.MONTH, 25.5),
     ]
 
 
-async def test_callers_without_budgets_have_none() -> None:
-    lookup = budget_lookup({"research": (Allowance(amount=1),)}, key_allowances(record_of, Period.DAY))
-    assert list(await lookup(ANONYMOUS)) == []
-    assert list(await lookup(Identity(subject="s", team="other", key_id="k2"))) == []
-    assert list(await lookup(Identity(subject="s", key_id="gone"))) == []
-    assert list(await budget_lookup({})(Identity(subject="s", team="t", key_id="k1"))) == []
+def test_callers_without_budgets_have_none() -> None:
+    lookup = budget_lookup({"research": (Allowance(amount=1),)}, Period.DAY)
+    assert list(lookup(ANONYMOUS)) == []
+    assert list(lookup(Identity(subject="s", team="other", key_id="k2"))) == []  # a key without a budget
+    assert list(lookup(Identity(subject="s", budget=Decimal(5)))) == []  # a budget without a key
+    with_budget = Identity(subject="s", team="t", key_id="k1", budget=Decimal(5))
+    assert list(budget_lookup({})(with_budget)) == []  # no key period: key budgets are not looked at
 
 
 def test_the_settings_section_validates() -> None:

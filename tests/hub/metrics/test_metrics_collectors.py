@@ -67,7 +67,7 @@ def chat() -> Call:
 async def test_replicas_report_up_in_flight_and_ejections() -> None:
     models = registry()
     metrics = build_metrics(["m"])
-    watch(metrics, [e.pool for e in models], [], MemoryStore(), None)
+    watch(metrics, [e.pool for e in models], MemoryStore())
     pool = models.get("m").pool
     r0, r1 = pool.replicas
     for _ in range(2):
@@ -86,16 +86,16 @@ async def test_replicas_report_up_in_flight_and_ejections() -> None:
 
 
 async def test_limit_and_budget_refusals_are_counted_by_the_stages_that_refuse() -> None:
-    async def specs_for(call: Call) -> Sequence[LimitSpec]:
+    def specs_for(call: Call) -> Sequence[LimitSpec]:
         return [MODEL_RPM_1]
 
-    async def budget_for(identity: Identity) -> Sequence[BudgetSpec]:
+    def budget_for(identity: Identity) -> Sequence[BudgetSpec]:
         return [BudgetSpec(BudgetScope.TEAM, "t1", Period.MONTH, 0.001)]
 
     limits = LimitsStage(MemoryStore(), specs_for)
     budgets = BudgetStage(MemoryBudgetStore(), {"m": Price(input_per_1k=1.0, output_per_1k=1.0)}, budget_for)
     metrics = build_metrics(["m"])
-    watch(metrics, [], [limits, budgets], MemoryStore(), None)
+    watch(metrics, [], MemoryStore(), limits=limits.stats, budgets=budgets.stats)
     assert value(metrics, "hub_budget_rejections_total") == 0.0
     assert value(metrics, "hub_limit_store_fallbacks_total") == 0.0
     pipeline = compose([limits, budgets], Router(registry()))
@@ -112,7 +112,7 @@ async def test_the_limit_store_counts_failures_and_local_fallbacks() -> None:
     shared = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
     store = ResilientStore(shared, MemoryStore(), replicas=2, timeout=5.0, probe_interval=0.0)
     metrics = build_metrics(["m"])
-    watch(metrics, [], [], store, None)
+    watch(metrics, [], store)
     try:
         spec = LimitSpec(Scope.GLOBAL, "hub", Kind.REQUESTS, 10, failure_mode=FailureMode.LOCAL)
         for _ in range(2):
@@ -127,7 +127,7 @@ async def test_the_limit_store_counts_failures_and_local_fallbacks() -> None:
 async def test_the_usage_queue_depth_and_dropped_rows() -> None:
     recorder = UsageRecorder(MemoryLedger(), max_queue=2)
     metrics = build_metrics(["m"])
-    watch(metrics, [], [], MemoryStore(), recorder)
+    watch(metrics, [], MemoryStore(), recorder=recorder)
     for _ in range(3):  # not started: rows queue, the third is dropped
         recorder.record(row())
     assert value(metrics, "hub_usage_queue_depth") == 2.0
@@ -143,7 +143,7 @@ def test_the_exposition_parses_and_carries_the_process_metrics() -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     metrics = build_metrics(["m"])
-    watch(metrics, [e.pool for e in registry()], [], MemoryStore(), None)
+    watch(metrics, [e.pool for e in registry()], MemoryStore())
     names = {
         family.name for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
     }

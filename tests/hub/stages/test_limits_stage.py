@@ -43,7 +43,7 @@ def pipeline(specs: list[LimitSpec], store: MemoryStore, backend: FakeBackend) -
     )
     registry = build_registry(settings, {"openai": lambda _: backend})
 
-    async def specs_for(call: Call) -> list[LimitSpec]:
+    def specs_for(call: Call) -> list[LimitSpec]:
         return specs
 
     return compose([LimitsStage(store, specs_for)], Router(registry))
