@@ -51,13 +51,11 @@ def freeze_heap() -> None:
     """Move everything built at start-up (SDKs, schemas, the registry) out of the collector's sight,
     and collect the young generation less often.
 
-    Measured under load: full collections over that long-lived heap stalled the loop for 110-140 ms
-    every ~1.5 s, which set p99; after a freeze they take a few ms. Then the young collections were the
-    collector's cost: at CPython's threshold of 700, one every ~15 calls, each walking what the calls in
-    flight hold: 3% of an untraced call's CPU, 4% of a traced one's (timed with ``gc.callbacks`` in a
-    loaded hub). A call's objects are freed by their reference counts as it ends, so at 10,000 the
-    count is reached only by what cycles leave behind: under the same load no collection ran in 12 s,
-    and what the collector frees when it does run is as before.
+    Full collections over the long-lived heap stall the loop for 100+ ms under load (p99); frozen, they
+    take a few ms. A call's objects are freed by reference counting as it ends, so young collections at
+    CPython's threshold of 700 only walk what calls in flight hold (3-4% of a call's CPU); at 10,000 they
+    run only for what cycles leave behind. Timed with ``gc.callbacks`` in a loaded hub
+    (``python -m bench.ratio``: docs/performance.md).
     """
     gc.collect()
     gc.freeze()
