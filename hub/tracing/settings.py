@@ -76,14 +76,13 @@ class TracingSettings(_Strict):
     def _sdk(self) -> TracingSettings:
         if self.implementation != "opentelemetry-sdk":
             return self
-        missing = [name for name in SDK_MODULES if not _importable(name)]
-        if missing:
+        if self.otlp is not None and self.otlp.protocol != "http/protobuf":
+            raise ValueError("tracing.implementation opentelemetry-sdk exports over http/protobuf only")
+        if not all(_importable(name) for name in SDK_MODULES):
             raise ValueError(
                 "tracing.implementation opentelemetry-sdk needs opentelemetry-sdk and"
                 " opentelemetry-exporter-otlp-proto-http (pip install 'hub[bench]')"
             )
-        if self.otlp is not None and self.otlp.protocol != "http/protobuf":
-            raise ValueError("tracing.implementation opentelemetry-sdk exports over http/protobuf only")
         return self
 
 
