@@ -32,9 +32,9 @@ from typing import Protocol
 
 from opentelemetry.util.types import AttributeValue
 
+from hub.tracing import seam
 from hub.tracing.attributes import Attributes
 from hub.tracing.seam import (
-    CURRENT,
     NO_ATTRIBUTES,
     NO_LINKS,
     Event,
@@ -47,6 +47,10 @@ from hub.tracing.seam import (
 from hub.usage.outcome import Outcome
 
 _ID_MASK = (1 << 64) - 1
+# The same ``ContextVar`` under a name that is not an import's: CPython 3.11 compiles a method call on
+# an imported name as an attribute load (a bound method made on every call), on any other global as
+# a method load (none made).
+_CURRENT = seam.CURRENT
 _SECONDS_MASK = (1 << 32) - 1  # a trace id's first 4 bytes (until 2106)
 
 
@@ -222,10 +226,10 @@ class Recorder:
 
     def current(self) -> TracedSpan | None:
         """The span ``activate`` made current in this task (the server span), or None."""
-        return CURRENT.get()
+        return _CURRENT.get()
 
     def activate(self, span: TracedSpan) -> Token[TracedSpan | None]:
-        return CURRENT.set(span)
+        return _CURRENT.set(span)
 
     def deactivate(self, token: Token[TracedSpan | None]) -> None:
-        CURRENT.reset(token)
+        _CURRENT.reset(token)

@@ -40,12 +40,12 @@ from opentelemetry.trace import Link, NonRecordingSpan, Status, TraceFlags, Trac
 from opentelemetry.util.types import AttributeValue
 
 from hub import __version__
+from hub.tracing import seam
 from hub.tracing.attributes import Attributes
 from hub.tracing.buffer import TraceBuffer
 from hub.tracing.export import BATCH_SIZE, INTERVAL, MAX_QUEUE, ExportStats
 from hub.tracing.render import KeptSpan
 from hub.tracing.seam import (
-    CURRENT,
     NO_ATTRIBUTES,
     NO_LINKS,
     Event,
@@ -60,6 +60,10 @@ from hub.tracing.settings import OTLPSettings
 from hub.usage.outcome import Outcome
 
 _SECONDS_MASK = (1 << 32) - 1
+# The same ``ContextVar`` under a name that is not an import's: CPython 3.11 compiles a method call on
+# an imported name as an attribute load (a bound method made on every call), on any other global as
+# a method load (none made).
+_CURRENT = seam.CURRENT
 _TO_SDK_KIND = {
     SpanKind.INTERNAL: trace.SpanKind.INTERNAL,
     SpanKind.SERVER: trace.SpanKind.SERVER,
@@ -141,13 +145,13 @@ class SdkTracer:
         return SdkSpan(span, None if parent is None else parent.tracestate)
 
     def current(self) -> TracedSpan | None:
-        return CURRENT.get()
+        return _CURRENT.get()
 
     def activate(self, span: TracedSpan) -> Token[TracedSpan | None]:
-        return CURRENT.set(span)
+        return _CURRENT.set(span)
 
     def deactivate(self, token: Token[TracedSpan | None]) -> None:
-        CURRENT.reset(token)
+        _CURRENT.reset(token)
 
 
 def _sdk_parent(parent: Parent) -> trace.Span:
