@@ -102,6 +102,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         expect=b'"chat.completion"',
     ),
     Scenario(
+        name="chat-otlp-sdk",
+        description="chat-otlp with the OpenTelemetry SDK and its OTLP/HTTP exporter in place of the hub's"
+        " own recorder and encoder (tracing.implementation; needs the bench extra)",
+        path="/v1/chat/completions",
+        body=_chat(stream=False),
+        hub_overrides={
+            "tracing": {
+                "implementation": "opentelemetry-sdk",
+                "sample_ratio": 1.0,
+                "otlp": {"endpoint": "{sink}"},
+            }
+        },
+        direct=False,
+        expect=b'"chat.completion"',
+    ),
+    Scenario(
         name="chat-auth-limits",
         description="chat with API-key auth and in-process rpm/tpm limits (key, team, hub) on, tracing off",
         path="/v1/chat/completions",

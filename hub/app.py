@@ -230,7 +230,7 @@ def build_app(
             limits=policies.limit_stats,
             budgets=policies.budget_stats,
             recorder=recorder if u.enabled else None,
-            export=None if tracing is None or tracing.exporter is None else tracing.exporter.stats,
+            export=None if tracing is None else tracing.stats,
         )
         endpoint = _metrics_endpoint(settings, metrics, access)
     return HubApp(

@@ -21,7 +21,7 @@ from hub.errors import BackendError, BackendTimeout, BadRequest, HubError, Respo
 from hub.registry import ModelEntry, Registry
 from hub.routing.replica import Replica
 from hub.tracing.attempt import AttemptTracer
-from hub.tracing.recorder import Tracer
+from hub.tracing.seam import Tracer
 
 
 class Router:

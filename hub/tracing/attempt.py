@@ -27,8 +27,7 @@ from hub.tracing.attributes import (
     chunk_model,
     usage_attributes,
 )
-from hub.tracing.ending import end_span
-from hub.tracing.recorder import Span, SpanKind, Tracer
+from hub.tracing.seam import SpanKind, TracedSpan, Tracer
 from hub.usage.outcome import OK, OnEnd, Outcome, StreamMeter, observe
 
 FIRST_TOKEN = "gen_ai.first_token"
@@ -47,7 +46,7 @@ class AttemptTracer:
         # registry's replicas (a reload brings new ones) times five operations.
         self._shared: dict[tuple[Replica, Operation], tuple[str, Attributes]] = {}
 
-    def start(self, entry: ModelEntry, replica: Replica, call: Call, attempt: int) -> Span:
+    def start(self, entry: ModelEntry, replica: Replica, call: Call, attempt: int) -> TracedSpan:
         """The span of attempt number ``attempt`` (1 is the first), its context in ``call``'s."""
         tracer = self._tracer
         parent = tracer.current()
@@ -76,27 +75,27 @@ class AttemptTracer:
         return shared
 
     @staticmethod
-    def failed(span: Span, error: BaseException) -> None:
-        end_span(span, Outcome.of(error))
+    def failed(span: TracedSpan, error: BaseException) -> None:
+        span.finish(Outcome.of(error))
 
     @staticmethod
-    def answered(span: Span, result: Result) -> Result:
+    def answered(span: TracedSpan, result: Result) -> Result:
         """``result``, its stream (if any) wrapped to end the span when it ends; else the span ended."""
         if result.chunks is None:
             if span.sampled:
                 model = result.body.get("model") if result.body is not None else None
-                end_span(span, OK, usage_attributes(result.usage, model))
+                span.finish(OK, usage_attributes(result.usage, model))
             return result
         if span.sampled:
             span.add_event(FIRST_TOKEN, {FIRST_TOKEN_MS: (time_ns() - span.start_ns) / 1e6})
         return replace(result, chunks=observe(result.chunks, _ender(span), count_content=False))
 
 
-def _ender(span: Span) -> OnEnd:
+def _ender(span: TracedSpan) -> OnEnd:
     """End the attempt's span when its stream ends, with the model and usage the stream reported."""
 
     def ended(outcome: Outcome, meter: StreamMeter) -> None:
         model = chunk_model(meter.first.data) if span.sampled and meter.first is not None else None
-        end_span(span, outcome, usage_attributes(meter.reported, model))
+        span.finish(outcome, usage_attributes(meter.reported, model))
 
     return ended

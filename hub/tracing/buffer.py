@@ -1,6 +1,7 @@
 """The embedded trace store: the most recent traces, in memory, served at ``GET /admin/traces``.
 
-A ``recorder.SpanProcessor``: each ended span joins its trace. Bounded both ways: at most ``traces`` traces
+A ``recorder.SpanProcessor`` (and, for the OpenTelemetry SDK, fed by ``sdk.BufferFeed``): each ended
+span joins its trace. Bounded both ways: at most ``traces`` traces
 (the oldest is dropped when a new one arrives) and ``spans_per_trace`` spans in each (later ones are
 dropped and counted). An ended span is kept as it is (nothing changes it after it ends) and turned into
 JSON only when read (``render``): a span costs the hot path an append, and the JSON is built for the
@@ -19,8 +20,9 @@ from collections import OrderedDict
 from itertools import islice
 from typing import Any
 
-from hub.tracing.recorder import Span, SpanContext
+from hub.tracing.recorder import Span
 from hub.tracing.render import KeptSpan, summary_json, trace_json
+from hub.tracing.seam import SpanContext
 
 
 class TraceBuffer:
@@ -30,11 +32,13 @@ class TraceBuffer:
     def __init__(self, traces: int = 500, spans_per_trace: int = 128) -> None:
         self._max_traces = traces
         self._max_spans = spans_per_trace
-        self._traces: OrderedDict[int, list[Span]] = OrderedDict()
+        self._traces: OrderedDict[int, list[Span | KeptSpan]] = OrderedDict()
         self._lock = threading.Lock()
         self.dropped_spans = 0  # spans past a trace's bound
 
-    def on_end(self, span: Span) -> None:
+    def on_end(self, span: Span | KeptSpan) -> None:
+        """Keep an ended span: the recorder's ``Span`` as it is, or the ``KeptSpan`` the OpenTelemetry
+        SDK's spans are turned into (``sdk``)."""
         trace_id = span.trace_id
         with self._lock:
             spans = self._traces.get(trace_id)
@@ -68,7 +72,9 @@ class TraceBuffer:
         return None if kept is None else trace_json(key, [_view(span) for span in kept])
 
 
-def _view(span: Span) -> KeptSpan:
+def _view(span: Span | KeptSpan) -> KeptSpan:
+    if isinstance(span, KeptSpan):
+        return span
     return KeptSpan(
         span.trace_id,
         span.span_id,

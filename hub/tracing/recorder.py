@@ -1,9 +1,12 @@
-"""The hub's own span recorder: a lean ``Span`` and the ``Tracer`` that starts, samples and ends them.
+"""The hub's own span recorder (the default ``seam.Tracer``): a lean ``Span`` and the ``Recorder`` that
+starts, samples and ends them.
 
-In place of the OpenTelemetry SDK's span machinery (20-35 us per span: a sampler object, four locks,
-attribute cleaning): a span here is one ``__slots__`` object, ids come from the tracer's own
-``random.Random`` (seeded from ``os.urandom``), and an ended span is handed to the processors as it is
-(the ``TraceBuffer``, the OTLP exporter's queue). Everything runs on the event loop's thread.
+Why not the OpenTelemetry SDK's span machinery (``sdk.SdkTracer``): it costs more per span (a sampler
+object, locks, attribute cleaning); ``python -m bench.ratio --baseline chat-otlp --scenario
+chat-otlp-sdk`` measures by how much (``bench/README.md``). Here a span is one ``__slots__`` object,
+ids come from the recorder's own ``random.Random`` (seeded from ``os.urandom``), and an ended span is
+handed to the processors as it is (the ``TraceBuffer``, the OTLP exporter's queue). Everything runs
+on the event loop's thread.
 
 Sampling is OpenTelemetry's ``ParentBased(TraceIdRatioBased(ratio))``: a child follows its parent's
 decision (local or remote); a root is kept when the low 64 bits of its trace id fall under
@@ -23,49 +26,32 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar, Token
-from enum import IntEnum
+from contextvars import Token
 from time import time, time_ns
-from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from opentelemetry.util.types import AttributeValue
 
+from hub.tracing import seam
 from hub.tracing.attributes import Attributes
+from hub.tracing.seam import (
+    NO_ATTRIBUTES,
+    NO_LINKS,
+    Event,
+    Parent,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TracedSpan,
+)
+from hub.usage.outcome import Outcome
 
 _ID_MASK = (1 << 64) - 1
+# The same ``ContextVar`` under a name that is not an import's: CPython 3.11 compiles a method call on
+# an imported name as an attribute load (a bound method made on every call), on any other global as
+# a method load (none made).
+_CURRENT = seam.CURRENT
 _SECONDS_MASK = (1 << 32) - 1  # a trace id's first 4 bytes (until 2106)
-
-
-class SpanKind(IntEnum):
-    """OTLP's numbering (the encoder writes the value as it is)."""
-
-    INTERNAL = 1
-    SERVER = 2
-    CLIENT = 3
-
-
-class StatusCode(IntEnum):
-    """OTLP's numbering."""
-
-    UNSET = 0
-    OK = 1
-    ERROR = 2
-
-
-class SpanContext(NamedTuple):
-    """A span known only by its ids: a caller's (from ``traceparent``), or a link's target."""
-
-    trace_id: int
-    span_id: int
-    sampled: bool
-    tracestate: str | None = None
-
-
-class Event(NamedTuple):
-    name: str
-    time_ns: int
-    attributes: Attributes
 
 
 class SpanProcessor(Protocol):
@@ -151,6 +137,25 @@ class Span:
         self.status_code = code
         self.status_description = description
 
+    def finish(self, outcome: Outcome, attributes: Attributes | None = None) -> None:
+        """``seam.TracedSpan.finish``: the outcome as the status (an error's code, never its message),
+        ``attributes`` added, then ``end``."""
+        if not self.sampled:
+            return
+        if outcome.status == "ok":
+            if attributes:
+                self.attributes.update(attributes)
+            self.status_code = StatusCode.OK
+        else:
+            code = outcome.error or outcome.status
+            self.attributes["error.type"] = code
+            self.attributes["hub.status_code"] = outcome.code
+            if attributes:
+                self.attributes.update(attributes)
+            self.status_code = StatusCode.ERROR
+            self.status_description = code
+        self.end()
+
     def end(self) -> None:
         """Stamp the end and hand the span to the processors; a second ``end`` does nothing."""
         if self.end_ns or not self.sampled:
@@ -160,20 +165,8 @@ class Span:
             processor.on_end(self)
 
 
-Parent = Span | SpanContext
-
-# The current call's server span (``Tracer.activate``), where its stage and attempt spans find their
-# parent and log records their ids (``logcontext``). A key, not state: its value is per context (per
-# task). One for the process: every hub's tracing stage sets it first thing in each call, so a hub
-# called in-process by another (tests) makes its own span current for its own stages and router,
-# and the caller's comes back when the call returns.
-CURRENT: ContextVar[Span | None] = ContextVar("hub.tracing.span", default=None)
-_NO_LINKS: tuple[SpanContext, ...] = ()
-_NO_ATTRIBUTES: Mapping[str, AttributeValue] = MappingProxyType({})
-
-
-class Tracer:
-    """Starts spans; knows the current one of the running task (``current``/``activate``)."""
+class Recorder:
+    """The hub's own ``seam.Tracer``: starts ``Span``s; knows the current one of the running task."""
 
     def __init__(
         self,
@@ -192,8 +185,8 @@ class Tracer:
         parent: Parent | None = None,
         kind: SpanKind = SpanKind.INTERNAL,
         attributes: Attributes | None = None,
-        links: Sequence[SpanContext] = _NO_LINKS,
-        common: Mapping[str, AttributeValue] = _NO_ATTRIBUTES,
+        links: Sequence[SpanContext] = NO_LINKS,
+        common: Mapping[str, AttributeValue] = NO_ATTRIBUTES,
     ) -> Span:
         """A started span; ``attributes`` (a fresh dict) becomes the span's own, ``common`` (a mapping
         that is never changed) is shared with other spans."""
@@ -231,12 +224,12 @@ class Tracer:
             common,
         )
 
-    def current(self) -> Span | None:
+    def current(self) -> TracedSpan | None:
         """The span ``activate`` made current in this task (the server span), or None."""
-        return CURRENT.get()
+        return _CURRENT.get()
 
-    def activate(self, span: Span) -> Token[Span | None]:
-        return CURRENT.set(span)
+    def activate(self, span: TracedSpan) -> Token[TracedSpan | None]:
+        return _CURRENT.set(span)
 
-    def deactivate(self, token: Token[Span | None]) -> None:
-        CURRENT.reset(token)
+    def deactivate(self, token: Token[TracedSpan | None]) -> None:
+        _CURRENT.reset(token)

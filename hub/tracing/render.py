@@ -18,11 +18,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from hub.tracing.attributes import Attributes
-from hub.tracing.recorder import Event, SpanContext, SpanKind, StatusCode
+from hub.tracing.seam import Event, SpanContext, SpanKind, StatusCode
 
 
 class KeptSpan(NamedTuple):
-    """An ended span as the buffer gives it back (the fields of ``recorder.Span`` that JSON shows)."""
+    """An ended span as the buffer gives it back (the fields of ``recorder.Span`` that JSON shows; what
+    ``sdk.BufferFeed`` makes of an OpenTelemetry SDK span)."""
 
     trace_id: int
     span_id: int

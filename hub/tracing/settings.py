@@ -2,6 +2,7 @@
 
 tracing:
   enabled: true                 # false: no tracing stage, no spans, nothing exported
+  implementation: own           # or opentelemetry-sdk (the bench's comparison; needs the bench extra)
   sample_ratio: 1.0             # ParentBased(TraceIdRatio): a trusted caller's decision wins
   service_name: hub
   trusted_networks: [10.0.0.0/8]   # callers whose traceparent the hub joins; others get a link
@@ -15,10 +16,11 @@ tracing:
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -45,8 +47,16 @@ class OTLPSettings(_Strict):
         return value.rstrip("/")
 
 
+SDK_MODULES = ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http.trace_exporter")
+
+
 class TracingSettings(_Strict):
     enabled: bool = True
+    implementation: Literal["own", "opentelemetry-sdk"] = Field(
+        "own",
+        description="what records and exports the spans: the hub's own recorder and OTLP encoder, or the"
+        " OpenTelemetry SDK with its OTLP/HTTP exporter (same spans; kept so the bench can compare)",
+    )
     sample_ratio: float = Field(1.0, ge=0.0, le=1.0, description="share of new traces recorded")
     service_name: str = Field("hub", min_length=1)
     trusted_networks: tuple[str, ...] = Field(
@@ -61,3 +71,23 @@ class TracingSettings(_Strict):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # ValueError names the bad entry
         return value
+
+    @model_validator(mode="after")
+    def _sdk(self) -> TracingSettings:
+        if self.implementation != "opentelemetry-sdk":
+            return self
+        if self.otlp is not None and self.otlp.protocol != "http/protobuf":
+            raise ValueError("tracing.implementation opentelemetry-sdk exports over http/protobuf only")
+        if not all(_importable(name) for name in SDK_MODULES):
+            raise ValueError(
+                "tracing.implementation opentelemetry-sdk needs opentelemetry-sdk and"
+                " opentelemetry-exporter-otlp-proto-http (pip install 'hub[bench]')"
+            )
+        return self
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False

@@ -15,8 +15,7 @@ from hub.stages.budgets import BudgetStage
 from hub.stages.identity import IdentityStage
 from hub.stages.limits import LimitsStage
 from hub.stages.policy import PolicyStage
-from hub.tracing.ending import end_span
-from hub.tracing.recorder import Tracer
+from hub.tracing.seam import Tracer
 from hub.usage.outcome import OK, Outcome
 
 # The stages whose work before ``next`` is worth a span, and the span's name. The others (usage,
@@ -51,7 +50,7 @@ class StageSpan:
             nonlocal open_
             if open_:
                 open_ = False
-                end_span(span, OK)
+                span.finish(OK)
             return await next(call)
 
         try:
@@ -59,11 +58,11 @@ class StageSpan:
         except BaseException as exc:
             if open_:
                 open_ = False
-                end_span(span, Outcome.of(exc))
+                span.finish(Outcome.of(exc))
             raise
         finally:
             if open_:  # answered without handing on (no stage does that today)
-                end_span(span, OK)
+                span.finish(OK)
 
 
 def with_spans(stages: Sequence[Stage], tracer: Tracer, idle: Collection[type] = ()) -> list[Stage]:

@@ -15,8 +15,7 @@ from dataclasses import replace
 from hub.call import Call, Operation, Result
 from hub.pipeline import Next
 from hub.tracing.attributes import Attributes, server_attributes, server_common, session_of
-from hub.tracing.ending import end_span
-from hub.tracing.recorder import SpanKind, Tracer
+from hub.tracing.seam import SpanKind, Tracer
 from hub.tracing.trust import Incoming
 from hub.usage.outcome import OK, Outcome, observe
 
@@ -49,19 +48,17 @@ class TracingStage:
         try:
             result = await next(call)
         except BaseException as exc:
-            end_span(span, Outcome.of(exc))
+            span.finish(Outcome.of(exc))
             raise
         finally:
             tracer.deactivate(current)
         if result.chunks is None:
-            end_span(span, OK)
+            span.finish(OK)
             return result
         # ``observe`` calls back once when the stream ends, however it ends (the usage stage's too).
         return replace(
             result,
-            chunks=observe(
-                result.chunks, lambda outcome, _meter: end_span(span, outcome), count_content=False
-            ),
+            chunks=observe(result.chunks, lambda outcome, _meter: span.finish(outcome), count_content=False),
         )
 
     def _share(self, key: tuple[str, Operation, str, bool]) -> tuple[str, Attributes]:

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
 from hub.tracing import w3c
-from hub.tracing.recorder import SpanContext
+from hub.tracing.seam import SpanContext
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hub.tracing.recorder import SpanContext
+from hub.tracing.seam import SpanContext
 
 MAX_TRACESTATE = 512  # the spec's 32 entries rarely exceed this; a longer one is dropped, not cut
 _HEX = frozenset("0123456789abcdef")

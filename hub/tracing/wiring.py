@@ -1,24 +1,27 @@
-"""Everything tracing is, built once by ``build_app``: the app's own ``Tracer`` and its parts.
+"""Everything tracing is, built once by ``build_app``: the app's own ``seam.Tracer`` and its parts.
 
 The tracer is an instance the app owns, with its own processors (the ``TraceBuffer`` and, when
-configured, the OTLP ``Exporter``): two hubs in one process (tests) never share spans. Nothing is
-installed as OpenTelemetry's global provider; the SDKs' own instrumentation is switched off in
-``hub.api.a2a`` and ``hub.api.mcp.server``.
+configured, the OTLP exporter): two hubs in one process (tests) never share spans. Which tracer is
+``tracing.implementation``'s choice: the hub's own ``recorder.Recorder`` with its OTLP ``Exporter``,
+or the OpenTelemetry SDK (``sdk``, imported only then). Nothing is installed as OpenTelemetry's global
+provider; the SDKs' own instrumentation is switched off in ``hub.api.a2a`` and ``hub.api.mcp.server``.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hub import __version__
 from hub.pipeline import Stage
 from hub.tracing.buffer import TraceBuffer
-from hub.tracing.export import Exporter
+from hub.tracing.export import Exporter, ExportStats
 from hub.tracing.otlp import Encoder
-from hub.tracing.recorder import SpanProcessor, Tracer
+from hub.tracing.recorder import Recorder, SpanProcessor
+from hub.tracing.seam import Tracer
 from hub.tracing.senders import build_sender
 from hub.tracing.settings import OTLPSettings, TracingSettings
 from hub.tracing.spans import with_spans
@@ -29,13 +32,14 @@ from hub.tracing.trust import Incoming
 @dataclass(frozen=True, slots=True)
 class Tracing:
     """``tracer`` for the router's attempt spans, ``stage`` for the pipeline, ``buffer`` for
-    ``/admin/traces``, ``exporter`` when OTLP is on; ``lifespan`` runs the exporter and flushes it when
-    the app stops."""
+    ``/admin/traces``; ``lifespan`` runs the exporter (``running``, when there is one) and flushes it
+    when the app stops; ``stats`` counts its exports (for ``/metrics``)."""
 
     tracer: Tracer
     buffer: TraceBuffer
     stage: TracingStage
-    exporter: Exporter | None = None
+    running: Callable[[], AbstractAsyncContextManager[None]] | None = None
+    stats: ExportStats | None = None
 
     def spanned(self, stages: Sequence[Stage], idle: Collection[type] = ()) -> list[Stage]:
         """``stages`` with a span for each policy stage's own work, but those ``idle`` on this hub
@@ -44,10 +48,10 @@ class Tracing:
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        if self.exporter is None:
+        if self.running is None:
             yield
             return
-        async with self.exporter.lifespan():
+        async with self.running():
             yield
 
 
@@ -64,11 +68,20 @@ def build_tracing(settings: TracingSettings) -> Tracing | None:
     if not settings.enabled:
         return None
     buffer = TraceBuffer(settings.buffer.traces, settings.buffer.spans_per_trace)
+    incoming = Incoming(settings.trusted_networks)
+    if settings.implementation == "opentelemetry-sdk":
+        from hub.tracing.sdk import SdkTracing  # the bench extra's: imported only when chosen
+
+        sdk = SdkTracing(settings.sample_ratio, settings.service_name, buffer, settings.otlp)
+        stage = TracingStage(sdk.tracer, incoming)
+        return Tracing(sdk.tracer, buffer, stage, sdk.lifespan, sdk.stats)
     processors: list[SpanProcessor] = [buffer]
     exporter = None
     if settings.otlp is not None:
         exporter = build_exporter(settings.otlp, settings.service_name)
         processors.append(exporter)
-    tracer = Tracer(settings.sample_ratio, processors)
-    stage = TracingStage(tracer, Incoming(settings.trusted_networks))
-    return Tracing(tracer, buffer, stage, exporter)
+    tracer = Recorder(settings.sample_ratio, processors)
+    stage = TracingStage(tracer, incoming)
+    if exporter is None:
+        return Tracing(tracer, buffer, stage)
+    return Tracing(tracer, buffer, stage, exporter.lifespan, exporter.stats)

@@ -20,6 +20,7 @@ from tests.support.auth_hub import create_key, write_config
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
 from tests.support.net import free_port, wait_until
+from tests.support.tracers import IMPLEMENTATIONS
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -44,14 +45,18 @@ def upstream() -> Iterator[FakeUpstream]:
         yield up
 
 
-@pytest.fixture(scope="module")
-def hub(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
+def hub(
+    upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[HubProcess]:
     """Trusts nobody's trace context (the default). An ``auth`` section (anonymous callers allowed)
-    gives the policy stages work to do, so each has its span; traces are read with an admin key."""
+    gives the policy stages work to do, so each has its span; traces are read with an admin key.
+    Once per tracer implementation: every test on it holds for both."""
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: connection refused
     folder = tmp_path_factory.mktemp("hub")
     config = {
         "auth": {"anonymous": True},
+        "tracing": {"implementation": request.param},
         "store": {"url": f"sqlite+aiosqlite:///{folder / 'hub.db'}"},
         "models": [
             chat_model("fake-model", upstream.base_url),

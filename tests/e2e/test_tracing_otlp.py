@@ -23,13 +23,18 @@ SINKS: dict[str, Callable[[], AbstractContextManager[Sink]]] = {
 }
 
 
-@pytest.mark.parametrize("protocol", sorted(SINKS))
-def test_spans_arrive_at_the_collector(protocol: str, tmp_path: Path) -> None:
+# The OpenTelemetry SDK's implementation exports over http/protobuf only (the settings refuse grpc).
+WAYS = [(protocol, "own") for protocol in sorted(SINKS)] + [("http/protobuf", "opentelemetry-sdk")]
+
+
+@pytest.mark.parametrize(("protocol", "implementation"), WAYS)
+def test_spans_arrive_at_the_collector(protocol: str, implementation: str, tmp_path: Path) -> None:
     with run_fake_openai() as upstream, SINKS[protocol]() as sink:
         config = {
             # No auth, no budgets: those stages have no span; a limit gives the limits stage one.
             "limits": {"global": {"rpm": 100_000}},
             "tracing": {
+                "implementation": implementation,
                 "service_name": "hub-under-test",
                 "otlp": {
                     "endpoint": sink.endpoint,
@@ -72,6 +77,7 @@ def test_spans_arrive_at_the_collector(protocol: str, tmp_path: Path) -> None:
     assert spans["limits"].parent_span_id == server.span_id and spans["limits"].kind == "internal"
     assert not {"identity", "policy", "budgets"} & set(spans)
     assert server.resource["service.name"] == "hub-under-test"
+    assert set(server.resource) == {"service.name", "service.version"}  # the SDK adds none of its own
     assert sink.headers and all(h.get("x-collector-token") == "tok-123" for h in sink.headers)
     exported = re.search(r"^hub_trace_spans_exported_total (\S+)$", metrics, re.MULTILINE)
     assert exported and float(exported[1]) >= 3

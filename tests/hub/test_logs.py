@@ -16,7 +16,7 @@ import uvicorn.config
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, use_span
 
 from hub.logs import MASK, Redactor, build_handler, configure_logging
-from hub.tracing.recorder import Tracer
+from hub.tracing.recorder import Recorder
 
 KEY_SECRET = "Zm9vYmFyYmF6cXV4LXNlY3JldC10aGF0LWlzLWxvbmc"
 KEY = f"hub-0123456789abcdef-{KEY_SECRET}"
@@ -106,7 +106,7 @@ def test_trace_and_span_ids_of_the_current_span(stream: tuple[logging.Logger, io
 
 def test_the_ids_of_the_hub_call_being_served(stream: tuple[logging.Logger, io.StringIO]) -> None:
     logger, buffer = stream
-    tracer = Tracer()
+    tracer = Recorder()
     server_span = tracer.start("http chat")  # what the tracing stage makes current for a call
     token = tracer.activate(server_span)
     try:

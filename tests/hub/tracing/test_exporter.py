@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from hub.tracing.export import Exporter
 from hub.tracing.otlp import Encoder
-from hub.tracing.recorder import Tracer
+from hub.tracing.recorder import Recorder
 from hub.tracing.senders import MemorySender
 
 pytestmark = pytest.mark.anyio
@@ -39,9 +39,9 @@ def spans_in(bodies: list[bytes]) -> int:
     return total
 
 
-def exporter(sender: MemorySender, **options: int | float) -> tuple[Exporter, Tracer]:
+def exporter(sender: MemorySender, **options: int | float) -> tuple[Exporter, Recorder]:
     export = Exporter(sender, Encoder("hub", "0"), timeout=5, **options)  # type: ignore[arg-type]
-    return export, Tracer(1.0, [export])
+    return export, Recorder(1.0, [export])
 
 
 async def test_a_full_batch_wakes_the_task_long_before_the_interval() -> None:

@@ -7,7 +7,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from hub.tracing.buffer import TraceBuffer
 from hub.tracing.otlp import Encoder
-from hub.tracing.recorder import SpanContext, SpanKind, StatusCode, Tracer
+from hub.tracing.recorder import Recorder
+from hub.tracing.seam import SpanContext, SpanKind, StatusCode
 
 
 def value(v: AnyValue) -> object:
@@ -25,7 +26,7 @@ def decode(body: bytes) -> ExportTraceServiceRequest:
 
 def test_every_field_survives_the_round_trip() -> None:
     buffer = TraceBuffer()
-    tracer = Tracer(1.0, [buffer])
+    tracer = Recorder(1.0, [buffer])
     link = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, True, "v=1")
     remote = SpanContext(0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF, 0x8000000000000001, True, "k=v,x=y")
     attributes = {
@@ -89,7 +90,7 @@ def test_every_field_survives_the_round_trip() -> None:
 
 def test_common_attributes_are_sent_with_every_span_that_shares_them() -> None:
     buffer = TraceBuffer()
-    tracer = Tracer(1.0, [buffer])
+    tracer = Recorder(1.0, [buffer])
     common = {"hub.replica": "m/0", "server.port": 9000}
     other = {"hub.replica": "m/1", "server.port": 9001}
     root = tracer.start("http chat", kind=SpanKind.SERVER)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hub.tracing.buffer import TraceBuffer
-from hub.tracing.recorder import SpanContext, SpanKind, StatusCode, Tracer
+from hub.tracing.recorder import Recorder
+from hub.tracing.seam import SpanContext, SpanKind, StatusCode
 
 SUMMARY_KEYS = {
     "trace_id",
@@ -31,11 +32,11 @@ SPAN_KEYS = {
 }
 
 
-def tracer_with(buffer: TraceBuffer) -> Tracer:
-    return Tracer(1.0, [buffer])
+def tracer_with(buffer: TraceBuffer) -> Recorder:
+    return Recorder(1.0, [buffer])
 
 
-def one_trace(tracer: Tracer, name: str, children: int = 1) -> None:
+def one_trace(tracer: Recorder, name: str, children: int = 1) -> None:
     root = tracer.start(name, kind=SpanKind.SERVER, attributes={"gen_ai.request.model": "m"})
     for i in range(children):
         tracer.start(f"child {i}", root).end()

@@ -1,8 +1,8 @@
 """The tracing stage, the stage spans and the router's attempt spans, in one real pipeline.
 
-A real ``TracerProvider`` (the app's own, from ``build_tracing``) records into its real in-memory
-``TraceBuffer``; the router calls the in-memory ``FakeBackend``. Each test reads the spans back as the
-admin endpoint would serve them.
+A real tracer (the app's own, from ``build_tracing``: the hub's recorder or the OpenTelemetry SDK)
+records into its real in-memory ``TraceBuffer``; the router calls the in-memory ``FakeBackend``. Each
+test reads the spans back as the admin endpoint would serve them.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from hub.stages.routing import Router
 from hub.tracing.settings import TracingSettings
 from hub.tracing.wiring import Tracing, build_tracing
 from inference_backends.fake import FakeBackend
+from tests.support.tracers import IMPLEMENTATIONS
 
-pytestmark = pytest.mark.anyio
+# Every test runs on both implementations of ``seam.Tracer``: the same spans either way.
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("implementation", IMPLEMENTATIONS)]
 
 
 def registry(backend: FakeBackend, replicas: int = 1, **extra: Any) -> Registry:
@@ -47,8 +49,8 @@ def pipeline(tracing: Tracing, reg: Registry) -> Next:
     return compose(tracing.spanned(stages), Router(reg, tracing.tracer))
 
 
-def traced(**settings: Any) -> Tracing:
-    tracing = build_tracing(TracingSettings.model_validate(settings))
+def traced(implementation: str, **settings: Any) -> Tracing:
+    tracing = build_tracing(TracingSettings.model_validate({"implementation": implementation, **settings}))
     assert tracing is not None
     return tracing
 
@@ -78,8 +80,8 @@ def by_name(trace: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return spans
 
 
-async def test_a_call_is_a_server_span_with_stage_siblings_and_one_attempt() -> None:
-    tracing = traced()
+async def test_a_call_is_a_server_span_with_stage_siblings_and_one_attempt(implementation: str) -> None:
+    tracing = traced(implementation)
     backend = FakeBackend()
     call = chat(headers={"x-session-id": "conv-7", "authorization": "Bearer sk-secret"}, client="10.1.2.3")
     result = await pipeline(tracing, registry(backend))(call)
@@ -118,8 +120,10 @@ async def test_a_call_is_a_server_span_with_stage_siblings_and_one_attempt() -> 
     assert "sk-secret" not in text and "secret prompt" not in text and "authorization" not in text
 
 
-async def test_the_backend_gets_the_attempt_as_parent_and_the_call_carries_the_ids() -> None:
-    tracing = traced()
+async def test_the_backend_gets_the_attempt_as_parent_and_the_call_carries_the_ids(
+    implementation: str,
+) -> None:
+    tracing = traced(implementation)
     seen: list[Call] = []
 
     class Recording(FakeBackend):
@@ -138,8 +142,8 @@ async def test_the_backend_gets_the_attempt_as_parent_and_the_call_carries_the_i
     assert call.trace.session_id == "mcp-s"
 
 
-async def test_failover_shows_two_attempts_the_first_failed() -> None:
-    tracing = traced()
+async def test_failover_shows_two_attempts_the_first_failed(implementation: str) -> None:
+    tracing = traced(implementation)
     backend = FakeBackend()
     backend.behaviour["m/0"] = "fail"
     run = pipeline(tracing, registry(backend, replicas=2))
@@ -155,8 +159,8 @@ async def test_failover_shows_two_attempts_the_first_failed() -> None:
     assert first["parent_span_id"] == second["parent_span_id"] == spans["http chat"][0]["span_id"]
 
 
-async def test_each_attempt_sends_its_own_span_as_the_parent() -> None:
-    tracing = traced()
+async def test_each_attempt_sends_its_own_span_as_the_parent(implementation: str) -> None:
+    tracing = traced(implementation)
     sent: list[tuple[str, dict[str, str]]] = []  # what each backend request carried, as it was sent
 
     class Recording(FakeBackend):
@@ -185,8 +189,8 @@ async def test_each_attempt_sends_its_own_span_as_the_parent() -> None:
     assert len(parents) == 3
 
 
-async def test_a_refused_call_is_traced_with_the_refusing_stage_in_error() -> None:
-    tracing = traced()
+async def test_a_refused_call_is_traced_with_the_refusing_stage_in_error(implementation: str) -> None:
+    tracing = traced(implementation)
     with pytest.raises(ModelNotFound):
         await pipeline(tracing, registry(FakeBackend()))(chat(model="nope"))
     spans = by_name(only_trace(tracing))
@@ -197,8 +201,10 @@ async def test_a_refused_call_is_traced_with_the_refusing_stage_in_error() -> No
     assert server["attributes"]["hub.status_code"] == 404
 
 
-async def test_a_stream_keeps_its_spans_open_until_it_ends_with_first_token_and_usage() -> None:
-    tracing = traced()
+async def test_a_stream_keeps_its_spans_open_until_it_ends_with_first_token_and_usage(
+    implementation: str,
+) -> None:
+    tracing = traced(implementation)
     result = await pipeline(tracing, registry(FakeBackend(chunks=3)))(chat(stream=True))
     assert result.chunks is not None
     assert tracing.buffer.recent(1)[0]["name"] != "http chat"  # the server span has not ended yet
@@ -214,8 +220,8 @@ async def test_a_stream_keeps_its_spans_open_until_it_ends_with_first_token_and_
     assert attempt["end_unix_nano"] <= server["end_unix_nano"]
 
 
-async def test_a_stream_the_caller_leaves_ends_cancelled() -> None:
-    tracing = traced()
+async def test_a_stream_the_caller_leaves_ends_cancelled(implementation: str) -> None:
+    tracing = traced(implementation)
     result = await pipeline(tracing, registry(FakeBackend(chunks=5)))(chat(stream=True))
     assert result.chunks is not None
     await anext(result.chunks)
@@ -226,8 +232,8 @@ async def test_a_stream_the_caller_leaves_ends_cancelled() -> None:
         assert span["status"] == {"code": "error", "description": "cancelled"}, name
 
 
-async def test_a_stream_that_breaks_ends_in_error() -> None:
-    tracing = traced()
+async def test_a_stream_that_breaks_ends_in_error(implementation: str) -> None:
+    tracing = traced(implementation)
     backend = FakeBackend()
     backend.behaviour["m/0"] = "break"
     result = await pipeline(tracing, registry(backend))(chat(stream=True))
@@ -239,8 +245,8 @@ async def test_a_stream_that_breaks_ends_in_error() -> None:
     assert server["status"] == {"code": "error", "description": "backend_error"}
 
 
-async def test_door_attributes_reach_the_server_span() -> None:
-    tracing = traced()
+async def test_door_attributes_reach_the_server_span(implementation: str) -> None:
+    tracing = traced(implementation)
     call = chat(
         session_id="ctx-1",
         span_attributes={"a2a.task.id": "task-1", "a2a.context.id": "ctx-1"},
@@ -254,8 +260,8 @@ async def test_door_attributes_reach_the_server_span() -> None:
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-async def test_a_trusted_callers_context_is_joined() -> None:
-    tracing = traced(trusted_networks=["10.0.0.0/8"])
+async def test_a_trusted_callers_context_is_joined(implementation: str) -> None:
+    tracing = traced(implementation, trusted_networks=["10.0.0.0/8"])
     call = chat(headers={"traceparent": TRACEPARENT, "tracestate": "v=1"}, client="10.9.9.9")
     await pipeline(tracing, registry(FakeBackend()))(call)
     (summary,) = tracing.buffer.recent(10)
@@ -265,8 +271,8 @@ async def test_a_trusted_callers_context_is_joined() -> None:
     assert server["parent_span_id"] == "b7ad6b7169203331" and server["links"] == []
 
 
-async def test_an_untrusted_callers_context_is_only_linked() -> None:
-    tracing = traced(trusted_networks=["10.0.0.0/8"])
+async def test_an_untrusted_callers_context_is_only_linked(implementation: str) -> None:
+    tracing = traced(implementation, trusted_networks=["10.0.0.0/8"])
     call = chat(headers={"traceparent": TRACEPARENT}, client="192.168.1.1")
     await pipeline(tracing, registry(FakeBackend()))(call)
     (server,) = by_name(only_trace(tracing))["http chat"]
@@ -277,8 +283,8 @@ async def test_an_untrusted_callers_context_is_only_linked() -> None:
     ]
 
 
-async def test_an_unsampled_trusted_parent_records_nothing_but_still_propagates() -> None:
-    tracing = traced(trusted_networks=["127.0.0.1/32"])
+async def test_an_unsampled_trusted_parent_records_nothing_but_still_propagates(implementation: str) -> None:
+    tracing = traced(implementation, trusted_networks=["127.0.0.1/32"])
     seen: list[Call] = []
 
     class Recording(FakeBackend):
@@ -296,7 +302,7 @@ async def test_an_unsampled_trusted_parent_records_nothing_but_still_propagates(
     assert not int(call.trace.headers["traceparent"][-2:], 16) & 1  # not sampled, as the caller said
 
 
-async def test_sample_ratio_zero_records_no_new_trace() -> None:
-    tracing = traced(sample_ratio=0.0)
+async def test_sample_ratio_zero_records_no_new_trace(implementation: str) -> None:
+    tracing = traced(implementation, sample_ratio=0.0)
     await pipeline(tracing, registry(FakeBackend()))(chat())
     assert tracing.buffer.recent(10) == []

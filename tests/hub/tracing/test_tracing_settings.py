@@ -29,7 +29,7 @@ def write(tmp_path: Path, extra: str = "") -> Path:
 def test_defaults_are_on_sampled_untrusting_and_buffered(tmp_path: Path) -> None:
     tracing = load_settings(write(tmp_path), environ={}).tracing
     assert tracing.enabled and tracing.sample_ratio == 1.0 and tracing.service_name == "hub"
-    assert tracing.trusted_networks == () and tracing.otlp is None
+    assert tracing.trusted_networks == () and tracing.otlp is None and tracing.implementation == "own"
     assert (tracing.buffer.traces, tracing.buffer.spans_per_trace) == (500, 128)
 
 
@@ -58,11 +58,22 @@ tracing:
         ("tracing: {otlp: {endpoint: 'http://c:4318', protocol: thrift}}", "tracing.otlp.protocol"),
         ("tracing: {buffer: {traces: 0}}", "tracing.buffer.traces"),
         ("tracing: {sampling: 1}", "tracing.sampling"),
+        ("tracing: {implementation: jaeger}", "tracing.implementation"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path: Path, extra: str, where: str) -> None:
     with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
         load_settings(write(tmp_path, extra + "\n"), environ={})
+
+
+def test_the_sdk_implementation_exports_over_http_protobuf_only(tmp_path: Path) -> None:
+    extra = (
+        "tracing: {implementation: opentelemetry-sdk, otlp: {endpoint: 'http://c:4317', protocol: grpc}}\n"
+    )
+    with pytest.raises(ConfigError, match="opentelemetry-sdk exports over http/protobuf only"):
+        load_settings(write(tmp_path, extra), environ={})
+    ok = "tracing: {implementation: opentelemetry-sdk, otlp: {endpoint: 'http://c:4318'}}\n"
+    assert load_settings(write(tmp_path, ok), environ={}).tracing.implementation == "opentelemetry-sdk"
 
 
 def test_disabled_builds_nothing(tmp_path: Path) -> None:

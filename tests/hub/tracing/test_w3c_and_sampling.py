@@ -6,7 +6,8 @@ import pytest
 
 from hub.tracing import w3c
 from hub.tracing.buffer import TraceBuffer
-from hub.tracing.recorder import SpanContext, Tracer
+from hub.tracing.recorder import Recorder
+from hub.tracing.seam import SpanContext
 
 GOOD = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -55,14 +56,14 @@ def test_an_overlong_tracestate_is_dropped() -> None:
 
 def test_children_follow_the_parent_and_roots_the_ratio() -> None:
     buffer = TraceBuffer()
-    half = Tracer(0.5, [buffer])
+    half = Recorder(0.5, [buffer])
     roots = [half.start("r") for _ in range(2000)]
     kept = sum(span.sampled for span in roots)
     assert 800 < kept < 1200
     for root in roots[:50]:
         assert half.start("c", root).sampled == root.sampled
         assert root.trace_id and root.span_id and half.start("c", root).trace_id == root.trace_id
-    never, always = Tracer(0.0, [buffer]), Tracer(1.0, [buffer])
+    never, always = Recorder(0.0, [buffer]), Recorder(1.0, [buffer])
     assert not any(never.start("r").sampled for _ in range(100))
     assert never.start("c", SpanContext(1, 2, True)).sampled  # a sampled remote parent wins
     assert not always.start("c", SpanContext(1, 2, False)).sampled
@@ -70,7 +71,7 @@ def test_children_follow_the_parent_and_roots_the_ratio() -> None:
 
 def test_only_sampled_spans_reach_the_processors_once() -> None:
     buffer = TraceBuffer()
-    tracer = Tracer(1.0, [buffer])
+    tracer = Recorder(1.0, [buffer])
     span = tracer.start("r")
     span.end()
     span.end()
@@ -81,7 +82,7 @@ def test_only_sampled_spans_reach_the_processors_once() -> None:
 
 def test_a_new_trace_id_starts_with_the_second_it_began_and_is_random_after() -> None:
     now = [1_700_000_000.9]
-    tracer = Tracer(1.0, [TraceBuffer()], clock=lambda: now[0])
+    tracer = Recorder(1.0, [TraceBuffer()], clock=lambda: now[0])
     ids = [tracer.start("r").trace_id for _ in range(200)]
     assert {trace_id >> 96 for trace_id in ids} == {1_700_000_000}
     assert len(set(ids)) == 200 and len({trace_id & ((1 << 64) - 1) for trace_id in ids}) == 200

@@ -1,0 +1,3 @@
+"""The tracer implementations ``tracing.implementation`` offers (tests that hold for both run on each)."""
+
+IMPLEMENTATIONS = ("own", "opentelemetry-sdk")
