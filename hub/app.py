@@ -25,20 +25,20 @@ from hub.limits.base import RateLimitStore
 from hub.limits.wiring import LimitsFor
 from hub.limits.wiring import build_store as build_limit_store
 from hub.metrics.calls import CallMetrics
-from hub.metrics.stage import MetricsStage
 from hub.metrics.wiring import HubMetrics, build_metrics, watch
 from hub.pipeline import Stage, compose
+from hub.pools.health import HealthChecker
+from hub.pools.pool import Clock
 from hub.pricing import Prices
 from hub.registry import BackendFactory, Registry, build_registry
-from hub.routing.health import HealthChecker
-from hub.routing.pool import Clock
 from hub.settings import Settings
 from hub.stages.budgets import BudgetStage, BudgetStats
 from hub.stages.defaults import defaults_stage
 from hub.stages.identity import IdentityStage
 from hub.stages.limits import LimitsStage, LimitStats
+from hub.stages.metrics import MetricsStage
 from hub.stages.policy import PolicyStage
-from hub.stages.routing import Router
+from hub.stages.router import Router
 from hub.stages.usage import UsageStage
 from hub.store import Store
 from hub.tracing.wiring import Tracing, build_tracing

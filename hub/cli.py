@@ -160,8 +160,8 @@ def _fetch_pool(url: str, key: str | None, variable: str) -> list[dict[str, Any]
 
 async def _probe_configured(settings: Settings) -> list[dict[str, Any]]:
     """Check each configured replica once, as the running hub's health checker would."""
+    from hub.pools.health import HealthChecker
     from hub.registry import build_registry
-    from hub.routing.health import HealthChecker
 
     registry = build_registry(settings)
     checker = HealthChecker(registry)

@@ -10,7 +10,7 @@ from hub.call import Operation
 from hub.config_errors import ModelOptionError, invalid
 from hub.errors import ModelNotFound
 from hub.model_settings import ModelSettings
-from hub.routing.pool import Clock, ReplicaPool, build_pool
+from hub.pools.pool import Clock, ReplicaPool, build_pool
 from hub.settings import Settings
 from hub.tasks.specs import SERVES
 from inference_backends.base import InferenceBackend

@@ -45,7 +45,7 @@ from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.config_errors import ModelOptionError
 from hub.errors import BackendError, BadRequest, HubError
 from hub.model_settings import ModelSettings
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 from inference_backends.http_client import ClientTimeouts, HttpClient, Response, translate_read_error
 
 _OK_STATES = frozenset({COMPLETED, INPUT_REQUIRED})

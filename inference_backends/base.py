@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from hub.call import Call, Chunk, Result
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 
 
 class InferenceBackend(Protocol):

@@ -16,7 +16,7 @@ import orjson
 
 from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.errors import BackendError, BackendRejected
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 
 
 class FakeBackend:

@@ -19,7 +19,7 @@ import orjson
 from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.errors import BackendError, BackendRejected, BadRequest
 from hub.model_settings import ModelSettings
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 from inference_backends.http_client import ClientTimeouts, HttpClient, Response, translate_read_error
 
 PATHS: Mapping[Operation, str] = {

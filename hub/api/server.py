@@ -22,8 +22,8 @@ from hub.auth.credentials import token_in_query
 from hub.auth.errors import TokenInQuery
 from hub.errors import HubError, NotFound
 from hub.feedback import FeedbackService
+from hub.pools.health import HealthChecker
 from hub.registry import Registry
-from hub.routing.health import HealthChecker
 from hub.settings import NO_MODELS, Settings
 from hub.store import location
 from hub.usage import LedgerStore

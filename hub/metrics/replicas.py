@@ -16,7 +16,7 @@ LABELS = ("model", "replica")
 
 
 class Pool(Protocol):
-    """What the collector reads (``hub.routing.pool.ReplicaPool``)."""
+    """What the collector reads (``hub.pools.pool.ReplicaPool``)."""
 
     model: str
 

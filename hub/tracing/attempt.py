@@ -16,8 +16,8 @@ from dataclasses import replace
 from time import time_ns
 
 from hub.call import Call, Operation, Result
+from hub.pools.replica import Replica
 from hub.registry import ModelEntry
-from hub.routing.replica import Replica
 from hub.tracing import w3c
 from hub.tracing.attributes import (
     OPERATION_NAMES,

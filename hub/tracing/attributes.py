@@ -14,7 +14,7 @@ import orjson
 from opentelemetry.util.types import AttributeValue
 
 from hub.call import Call, Operation, Usage
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 
 Attributes = dict[str, AttributeValue]
 
@@ -80,7 +80,7 @@ def attempt_common(operation: Operation, model: str, strategy: str, replica: Rep
         "gen_ai.operation.name": OPERATION_NAMES[operation],
         "gen_ai.request.model": model,
         "hub.replica": replica.name,
-        "hub.routing.strategy": strategy,
+        "hub.pools.strategy": strategy,
     }
     if replica.host:
         attributes["server.address"] = replica.host

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from hub import __version__
 from hub.pipeline import Stage
+from hub.stages.tracing import TracingStage
 from hub.tracing.buffer import TraceBuffer
 from hub.tracing.export import Exporter, ExportStats
 from hub.tracing.otlp import Encoder
@@ -25,7 +26,6 @@ from hub.tracing.seam import Tracer
 from hub.tracing.senders import build_sender
 from hub.tracing.settings import OTLPSettings, TracingSettings
 from hub.tracing.spans import with_spans
-from hub.tracing.stage import TracingStage
 from hub.tracing.trust import Incoming
 
 

@@ -24,7 +24,7 @@ import orjson
 from hub.call import Call, Chunk, Result, Usage
 from hub.errors import BackendError, HubError
 from hub.model_settings import ModelSettings
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 from inference_backends.local.base import Cancelled, LocalModel
 from inference_backends.local.bounds import InputBounds
 

@@ -23,7 +23,7 @@ from hub.a2a_wire.names import HTTP_JSON, JSONRPC
 from hub.call import Call, CallTrace, Chunk, Operation, Usage
 from hub.errors import BackendError, BackendRejected, BackendTimeout, BadRequest
 from hub.model_settings import ModelSettings
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 from hub.settings import ConfigError
 from inference_backends.a2a_agent import A2AAgentBackend, prompt_text
 from tests.support.fake_openai import FakeUpstream, run_fake_openai

@@ -13,7 +13,7 @@ import pytest
 from hub.call import Call, Operation
 from hub.errors import BackendError, BadRequest
 from hub.model_settings import ModelSettings
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 from hub.settings import ConfigError
 from inference_backends.local.backend import LocalBackend
 from inference_backends.local.base import stop_if_cancelled

@@ -38,11 +38,11 @@ from hub.api.openai import OpenAIFrontDoor
 from hub.api.server import HubApp
 from hub.call import Call, Operation, Result
 from hub.pipeline import Next, compose
+from hub.pools.health import HealthChecker
+from hub.pools.replica import Replica
 from hub.registry import BackendFactory, Registry, backend_factories, build_registry
-from hub.routing.health import HealthChecker
-from hub.routing.replica import Replica
 from hub.settings import ConfigError, Settings, load_settings
-from hub.stages.routing import Router
+from hub.stages.router import Router
 from hub.store import Store
 from inference_backends.fake import FakeBackend
 

@@ -25,10 +25,10 @@ from hub.api.mcp import MCPFrontDoor
 from hub.call import Call, Chunk, Operation, Result
 from hub.errors import BackendError
 from hub.pipeline import Next, compose
+from hub.pools.replica import Replica
 from hub.registry import BackendFactory, Registry, backend_factories, build_registry
-from hub.routing.replica import Replica
 from hub.settings import Settings
-from hub.stages.routing import Router
+from hub.stages.router import Router
 from inference_backends.base import InferenceBackend
 from inference_backends.fake import FakeBackend
 

@@ -24,7 +24,7 @@ from hub.registry import Registry, build_registry
 from hub.settings import Settings
 from hub.stages.budgets import BudgetStage
 from hub.stages.limits import LimitsStage
-from hub.stages.routing import Router
+from hub.stages.router import Router
 from hub.usage.memory import MemoryLedger
 from hub.usage.recorder import UsageRecorder
 from inference_backends.fake import FakeBackend

@@ -11,11 +11,11 @@ from prometheus_client import CollectorRegistry
 from hub.call import Call, Operation
 from hub.errors import BackendError, ModelNotFound
 from hub.metrics.calls import CallMetrics
-from hub.metrics.stage import MetricsStage
 from hub.pipeline import Next, compose
 from hub.registry import build_registry
 from hub.settings import Settings
-from hub.stages.routing import Router
+from hub.stages.metrics import MetricsStage
+from hub.stages.router import Router
 from inference_backends.fake import FakeBackend
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,7 @@ from hub.pipeline import Next, compose
 from hub.registry import build_registry
 from hub.settings import Settings
 from hub.stages.limits import LimitsStage, estimate_tokens
-from hub.stages.routing import Router
+from hub.stages.router import Router
 from inference_backends.fake import FakeBackend
 
 pytestmark = pytest.mark.anyio

@@ -17,7 +17,7 @@ from hub.errors import (
 )
 from hub.registry import Registry, build_registry
 from hub.settings import Settings
-from hub.stages.routing import Router
+from hub.stages.router import Router
 from inference_backends.fake import FakeBackend
 
 pytestmark = pytest.mark.anyio

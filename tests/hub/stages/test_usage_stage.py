@@ -17,7 +17,7 @@ from hub.pipeline import compose
 from hub.pricing import Price
 from hub.registry import Registry, build_registry
 from hub.settings import Settings, StoreSettings
-from hub.stages.routing import Router
+from hub.stages.router import Router
 from hub.stages.usage import UsageStage
 from hub.store import build_engine
 from hub.usage.ledger import SqlLedger

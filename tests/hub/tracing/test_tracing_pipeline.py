@@ -21,7 +21,7 @@ from hub.registry import Registry, build_registry
 from hub.settings import Settings
 from hub.stages.identity import IdentityStage
 from hub.stages.policy import PolicyStage
-from hub.stages.routing import Router
+from hub.stages.router import Router
 from hub.tracing.settings import TracingSettings
 from hub.tracing.wiring import Tracing, build_tracing
 from inference_backends.fake import FakeBackend
@@ -109,7 +109,7 @@ async def test_a_call_is_a_server_span_with_stage_siblings_and_one_attempt(imple
     assert attempt["kind"] == "client"
     attributes = attempt["attributes"]
     assert attributes["server.address"] == "127.0.0.1" and attributes["server.port"] == 9000
-    assert attributes["hub.replica"] == "m/0" and attributes["hub.routing.strategy"] == "round-robin"
+    assert attributes["hub.replica"] == "m/0" and attributes["hub.pools.strategy"] == "round-robin"
     assert attributes["gen_ai.request.temperature"] == 0.5
     assert attributes["gen_ai.request.max_tokens"] == 7 and attributes["gen_ai.request.top_p"] == 0.9
     assert attributes["gen_ai.response.model"] == "m"

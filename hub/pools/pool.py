@@ -9,9 +9,9 @@ from typing import Any
 from hub.call import Call
 from hub.errors import NoHealthyReplica
 from hub.model_settings import ModelSettings
-from hub.routing.outlier import OutlierDetector
-from hub.routing.replica import Replica
-from hub.routing.strategies import Strategy, strategy_factories
+from hub.pools.outlier import OutlierDetector
+from hub.pools.replica import Replica
+from hub.pools.strategies import Strategy, strategy_factories
 
 Clock = Callable[[], float]
 

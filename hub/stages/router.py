@@ -18,8 +18,8 @@ from collections.abc import AsyncGenerator
 
 from hub.call import Call, Chunk, Result
 from hub.errors import BackendError, BackendTimeout, BadRequest, HubError, ResponseTooLarge, retryable
+from hub.pools.replica import Replica
 from hub.registry import ModelEntry, Registry
-from hub.routing.replica import Replica
 from hub.tracing.attempt import AttemptTracer
 from hub.tracing.seam import Tracer
 

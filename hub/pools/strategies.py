@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from hub.call import Call
 from hub.model_settings import PrefixAffinity
-from hub.routing.replica import Replica, hash_text, rendezvous_score
+from hub.pools.replica import Replica, hash_text, rendezvous_score
 
 
 class Strategy(Protocol):

@@ -4,8 +4,8 @@ from collections import Counter
 
 from hub.call import Call, Operation
 from hub.model_settings import PrefixAffinity
-from hub.routing.replica import Replica
-from hub.routing.strategies import LeastOutstanding, PrefixAffinityStrategy, RoundRobin, prompt_prefix
+from hub.pools.replica import Replica
+from hub.pools.strategies import LeastOutstanding, PrefixAffinityStrategy, RoundRobin, prompt_prefix
 
 
 def replicas(n: int) -> list[Replica]:

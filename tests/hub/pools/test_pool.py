@@ -5,10 +5,10 @@ import pytest
 from hub.call import Call, Operation
 from hub.errors import NoHealthyReplica
 from hub.model_settings import OutlierDetection
-from hub.routing.outlier import OutlierDetector
-from hub.routing.pool import ReplicaPool
-from hub.routing.replica import Replica
-from hub.routing.strategies import RoundRobin
+from hub.pools.outlier import OutlierDetector
+from hub.pools.pool import ReplicaPool
+from hub.pools.replica import Replica
+from hub.pools.strategies import RoundRobin
 
 
 class Clock:

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Callable
 
 from hub.model_settings import OutlierDetection
-from hub.routing.replica import Replica
+from hub.pools.replica import Replica
 
-log = logging.getLogger("hub.routing")
+log = logging.getLogger("hub.pools")
 
 Clock = Callable[[], float]
 

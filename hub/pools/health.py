@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 
+from hub.pools.replica import Replica
 from hub.registry import ModelEntry, Registry
-from hub.routing.replica import Replica
 
 log = logging.getLogger("hub.health")
 
