@@ -50,6 +50,8 @@ class Decided:
 
     def charge(self, body: dict[str, Any]) -> dict[str, Any]:
         """A unary answer's body with the decision's tokens added to its usage."""
+        if not (self.prompt_tokens or self.completion_tokens):
+            return body
         usage = body.get("usage") or {}
         prompt = int(usage.get("prompt_tokens", 0)) + self.prompt_tokens
         completion = int(usage.get("completion_tokens", 0)) + self.completion_tokens
@@ -72,19 +74,7 @@ def decide(llm: Any, arguments: Mapping[str, Any]) -> Decided:
     names = [tool["function"]["name"] for tool in tools]
     listed = _listing(arguments["messages"], tools)
     watcher = PromptWatcher()
-    from llama_cpp import LogitsProcessorList
-    from llama_cpp.llama_grammar import LlamaGrammar
-
-    grammar = LlamaGrammar.from_string(grammar_text(names, arguments["tool_choice"] == "required"))
-    chunks = llm.create_chat_completion(
-        **{key: value for key, value in arguments.items() if key not in _NOT_FOR_DECISION},
-        messages=listed,
-        grammar=grammar,
-        max_tokens=len(_OPENING) + max(len(_quoted(name)) for name in names) + 1,
-        stream=True,
-        logits_processor=LogitsProcessorList([watcher]),
-    )
-    text = _decision_text(chunks)
+    text = _decision_text(_generate(llm, arguments, listed, names, watcher))
     spent = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
     name = _chosen_name(text, names)
     base = {key: value for key, value in arguments.items() if key not in {"tools", "tool_choice"}}
@@ -93,6 +83,30 @@ def decide(llm: Any, arguments: Mapping[str, Any]) -> Decided:
     forced = {"type": "function", "function": {"name": name}}
     answer = {**base, "messages": listed, "tools": tools, "tool_choice": forced}
     return Decided(answer, watcher.prompt_tokens, spent)
+
+
+def _generate(
+    llm: Any,
+    arguments: Mapping[str, Any],
+    listed: list[dict[str, str]],
+    names: list[str],
+    watcher: PromptWatcher,
+) -> Iterator[dict[str, Any]]:
+    """The decision's tokens, streamed so that a plain answer's can stop after the first."""
+    from llama_cpp import LogitsProcessorList
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    grammar = LlamaGrammar.from_string(grammar_text(names, arguments["tool_choice"] == "required"))
+    chunks: Iterator[dict[str, Any]] = llm.create_chat_completion(
+        **{key: value for key, value in arguments.items() if key not in _NOT_FOR_DECISION},
+        messages=listed,
+        grammar=grammar,
+        # A token is at least one byte: the longest call's opening fits, and the grammar ends it there.
+        max_tokens=max(len((_OPENING + _quoted(name)).encode()) for name in names) + 1,
+        stream=True,
+        logits_processor=LogitsProcessorList([watcher]),
+    )
+    return chunks
 
 
 def grammar_text(names: list[str], required: bool) -> str:
