@@ -81,15 +81,20 @@ def test_a_tool_call_streams(client: openai.OpenAI) -> None:
         tool_choice="required",
         max_tokens=32,
         stream=True,
+        stream_options={"include_usage": True},
     )
+    chunks = list(stream)
     parts = [
         call.function.arguments or ""
-        for chunk in stream
+        for chunk in chunks
         if chunk.choices
         for call in chunk.choices[0].delta.tool_calls or []
         if call.function is not None
     ]
     assert json.loads("".join(parts))["city"] in {"Paris", "Rome"}
+    # The arguments are the answer's tokens, and counted as such.
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens > 0
 
 
 def check_call(call: Any) -> None:
