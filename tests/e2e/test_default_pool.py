@@ -126,6 +126,33 @@ def test_chat_with_tools_left_to_choose_answers_or_calls_validly(client: openai.
         assert choice.finish_reason in {"stop", "length"}
 
 
+def test_chat_with_tools_left_to_choose_can_call_one(client: openai.OpenAI) -> None:
+    # At temperature 1 with a steering system message about 3 % of the model's first-token mass goes
+    # to a call's opening: some seed below 150 decides to call (one token each to find, as the
+    # decision does not depend on max_tokens), and that seed's full answer is a well-formed call.
+    messages = [
+        {"role": "system", "content": "You are a function-calling assistant. Reply only with <tool_call>."},
+        {"role": "user", "content": "What is the weather in Paris right now?"},
+    ]
+    sampling: dict[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0}
+
+    def ask(seed: int, max_tokens: int) -> Any:
+        return client.chat.completions.create(
+            model="smollm2-135m-instruct",
+            messages=messages,  # type: ignore[arg-type]
+            tools=[WEATHER],  # type: ignore[list-item]
+            max_tokens=max_tokens,
+            seed=seed,
+            extra_body=sampling,
+        )
+
+    seed = next(seed for seed in range(150) if ask(seed, 1).choices[0].message.tool_calls)
+    reply = ask(seed, 32)
+    (call,) = reply.choices[0].message.tool_calls or []
+    assert reply.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"  # type: ignore[union-attr]
+    assert isinstance(json.loads(call.function.arguments)["city"], str)  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("question", "name", "city"),
     [
