@@ -6,9 +6,10 @@ tools, a JSON answer or log-probabilities and gets plain text back has no way to
 
 Function calling goes through the model's own chat handler, which constrains the answer to the named
 tool's parameter schema by grammar. That handler cannot let the model choose between answering and
-calling (``tool_choice: "auto"``), and llama.cpp's generic ``chatml-function-calling`` handler, which
-tries, drops ``max_tokens`` and constrains a plain answer to a function name or nothing: so ``auto`` is
-refused, and ``required`` (with one tool), a named function and ``none`` are honoured.
+calling, nor llama.cpp's generic ``chatml-function-calling`` handler well (it drops ``max_tokens`` and
+constrains a plain answer to a function name or nothing): ``tool_choice: "auto"`` (the default with
+``tools``) and ``"required"`` among several tools therefore pass here as the strings, and the
+``tool_choice`` module lets the model choose by grammar before the answer.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def logprobs(operation: Operation, payload: Mapping[str, Any]) -> dict[str, Any]
 
 
 def tools(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """llama.cpp's ``tools`` and ``tool_choice`` (one named function) for the call, or none."""
+    """llama.cpp's ``tools`` and ``tool_choice`` for the call (a named function, or ``"auto"`` /
+    ``"required"`` left to the ``tool_choice`` module's decision), or none."""
     listed = payload.get("tools")
     choice = payload.get("tool_choice")
     parallel = payload.get("parallel_tool_calls")
@@ -90,8 +92,11 @@ def tools(payload: Mapping[str, Any]) -> dict[str, Any]:
     functions = _functions(listed)
     if choice == "none":
         return {}  # answered in text, as asked; the model's template shows no tools
+    if choice is None or choice == "auto" or (choice == "required" and len(functions) > 1):
+        # The model chooses first (``tool_choice`` module). One call per answer: that satisfies
+        # parallel_tool_calls either way, as OpenAI's models may also make a single call.
+        return {"tools": list(functions.values()), "tool_choice": choice or "auto"}
     name = _chosen(choice, functions)
-    # One call per answer: that satisfies parallel_tool_calls either way.
     forced = {"type": "function", "function": {"name": name}}
     return {"tools": list(functions.values()), "tool_choice": forced}
 
@@ -123,13 +128,8 @@ def _chosen(choice: object, functions: Mapping[str, Any]) -> str:
         if isinstance(name, str) and name in functions:
             return name
         raise BadRequest("'tool_choice' names a function that is not in 'tools'", param="tool_choice")
-    if choice == "required":
-        raise BadRequest(
-            "this model cannot pick among several tools: name one in 'tool_choice'", param="tool_choice"
-        )
     raise BadRequest(
-        "this model cannot decide by itself whether to call a tool: set 'tool_choice' to 'none', to "
-        "'required' (with one tool) or to {'type': 'function', 'function': {'name': ...}}",
+        "'tool_choice' must be 'none', 'auto', 'required' or {'type': 'function', 'function': {'name': ...}}",
         param="tool_choice",
     )
 

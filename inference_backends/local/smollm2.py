@@ -17,8 +17,9 @@ import orjson
 
 from hub.call import Operation
 from hub.errors import BadRequest
-from inference_backends.local import _inputs, llama_params
+from inference_backends.local import _inputs, llama_params, tool_choice
 from inference_backends.local.base import stop_if_cancelled
+from inference_backends.local.prompt_watcher import PromptWatcher
 
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MAX_TOKENS = 1 << 20
@@ -103,9 +104,11 @@ class SmolLM2Chat:
         arguments = _arguments(operation, payload)
         self._cancel = cancel
         try:
-            body: dict[str, Any] = self._start(operation, arguments)
+            decided = self._decide(arguments)
+            body: dict[str, Any] = self._start(operation, decided.arguments)
         except ValueError as exc:  # llama.cpp's word for a prompt it cannot take (too long, mostly)
             raise BadRequest(str(exc), param=_prompt_field(operation)) from exc
+        body = decided.charge(body)
         if "logprobs" in arguments:
             body = llama_params.plain(body)
         return {**body, "model": _inputs.model_name(payload)}
@@ -114,13 +117,19 @@ class SmolLM2Chat:
         self, operation: Operation, payload: Mapping[str, Any], cancel: threading.Event
     ) -> Iterator[dict[str, Any]]:
         arguments = {**_arguments(operation, payload), "stream": True}
-        watcher = _PromptWatcher() if _include_usage(payload) else None
+        watcher = PromptWatcher() if _include_usage(payload) else None
         if watcher is not None:
             from llama_cpp import LogitsProcessorList
 
             arguments["logits_processor"] = LogitsProcessorList([watcher])
         # Validated above, eagerly; llama.cpp starts inside the generator, on the consumer's thread.
         return self._relay(operation, payload, arguments, cancel, watcher)
+
+    def _decide(self, arguments: dict[str, Any]) -> tool_choice.Decided:
+        """The answer's arguments, after the tool decision when the call leaves the model to choose."""
+        if not tool_choice.undecided(arguments):
+            return tool_choice.Decided(arguments, 0, 0)
+        return tool_choice.decide(self._llm, arguments)
 
     def _start(self, operation: Operation, arguments: dict[str, Any]) -> Any:
         llm = self._model_for(arguments)
@@ -134,7 +143,7 @@ class SmolLM2Chat:
         payload: Mapping[str, Any],
         arguments: dict[str, Any],
         cancel: threading.Event,
-        watcher: _PromptWatcher | None,
+        watcher: PromptWatcher | None,
     ) -> Iterator[dict[str, Any]]:
         model = _inputs.model_name(payload)
         scored = "logprobs" in arguments
@@ -143,7 +152,14 @@ class SmolLM2Chat:
         if cancel.is_set():
             return
         self._cancel = cancel
-        chunks = _guarded(lambda: self._start(operation, arguments), _prompt_field(operation))
+        decisions: list[tool_choice.Decided] = []
+
+        def start() -> Iterator[dict[str, Any]]:
+            decisions.append(self._decide(arguments))
+            answer: Iterator[dict[str, Any]] = self._start(operation, decisions[0].arguments)
+            return answer
+
+        chunks = _guarded(start, _prompt_field(operation))
         try:
             for chunk in chunks:
                 if cancel.is_set():
@@ -160,29 +176,14 @@ class SmolLM2Chat:
             # Closing ends llama.cpp's generation loop too, also when our consumer abandons us mid-stream.
             chunks.close()
         if watcher is not None and last is not None:
-            usage = _inputs.usage(watcher.prompt_tokens, self._count_tokens("".join(text)))
+            answer = _inputs.usage(watcher.prompt_tokens, self._count_tokens("".join(text)))
+            usage = decisions[0].charge({"usage": answer})["usage"]
             yield {**last, "model": model, "choices": [], "usage": usage}
 
     def _count_tokens(self, text: str) -> int:
         if not text:
             return 0
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
-
-class _PromptWatcher:
-    """A pass-through logits processor whose first call sees the prompt exactly as llama.cpp tokenised it.
-
-    That is the only exact prompt count for a streamed chat: the chat template is applied inside
-    llama-cpp-python, and its streamed chunks carry no usage.
-    """
-
-    def __init__(self) -> None:
-        self.prompt_tokens = 0
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        if not self.prompt_tokens:
-            self.prompt_tokens = len(input_ids)
-        return scores
 
 
 def _guarded(
@@ -315,8 +316,15 @@ def _include_usage(payload: Mapping[str, Any]) -> bool:
 def _chunk_text(chunk: Mapping[str, Any]) -> str:
     choices = chunk.get("choices") or [{}]
     choice = choices[0]
-    text = choice.get("delta", {}).get("content") if "delta" in choice else choice.get("text")
-    return text if isinstance(text, str) else ""
+    if "delta" not in choice:
+        text = choice.get("text")
+        return text if isinstance(text, str) else ""
+    delta = choice["delta"]
+    # A streamed tool call's tokens are its arguments' pieces.
+    pieces = [delta.get("content")] + [
+        (call.get("function") or {}).get("arguments") for call in delta.get("tool_calls") or []
+    ]
+    return "".join(piece for piece in pieces if isinstance(piece, str))
 
 
 def _prompt_field(operation: Operation) -> str:

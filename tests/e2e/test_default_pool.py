@@ -94,6 +94,88 @@ def test_chat_calls_a_tool_it_is_asked_to(client: openai.OpenAI) -> None:
     assert "Paris" in json.loads(call.function.arguments)["city"]  # type: ignore[union-attr]
 
 
+CITY = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}}, "required": ["city"]}
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "description": "Current weather in a city", "parameters": CITY},
+}
+CLOCK = {
+    "type": "function",
+    "function": {"name": "get_time", "description": "Current time in a city", "parameters": CITY},
+}
+
+
+def test_chat_with_tools_left_to_choose_answers_or_calls_validly(client: openai.OpenAI) -> None:
+    # With tool_choice "auto" the 135M model rarely calls (about 1 % of its first-token mass goes to
+    # a call's opening on this question), so this checks that either outcome is well formed.
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "What is the weather in Paris right now?"}],
+        tools=[WEATHER],  # type: ignore[list-item]
+        tool_choice="auto",
+        max_tokens=24,
+        temperature=0,
+    )
+    choice = reply.choices[0]
+    if choice.message.tool_calls:
+        (call,) = choice.message.tool_calls
+        assert call.function.name == "get_weather"  # type: ignore[union-attr]
+        assert isinstance(json.loads(call.function.arguments)["city"], str)  # type: ignore[union-attr]
+    else:
+        assert choice.message.content and "<tool_call>" not in choice.message.content
+        assert choice.finish_reason in {"stop", "length"}
+
+
+def test_chat_with_tools_left_to_choose_can_call_one(client: openai.OpenAI) -> None:
+    # At temperature 1 with a steering system message about 3 % of the model's first-token mass goes
+    # to a call's opening: some seed below 150 decides to call (one token each to find, as the
+    # decision does not depend on max_tokens), and that seed's full answer is a well-formed call.
+    messages = [
+        {"role": "system", "content": "You are a function-calling assistant. Reply only with <tool_call>."},
+        {"role": "user", "content": "What is the weather in Paris right now?"},
+    ]
+    sampling: dict[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0}
+
+    def ask(seed: int, max_tokens: int) -> Any:
+        return client.chat.completions.create(
+            model="smollm2-135m-instruct",
+            messages=messages,  # type: ignore[arg-type]
+            tools=[WEATHER],  # type: ignore[list-item]
+            max_tokens=max_tokens,
+            seed=seed,
+            extra_body=sampling,
+        )
+
+    seed = next(seed for seed in range(150) if ask(seed, 1).choices[0].message.tool_calls)
+    reply = ask(seed, 32)
+    (call,) = reply.choices[0].message.tool_calls or []
+    assert reply.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"  # type: ignore[union-attr]
+    assert isinstance(json.loads(call.function.arguments)["city"], str)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "city"),
+    [
+        ("What is the weather in Paris?", "get_weather", "Paris"),
+        ("What time is it in Tokyo?", "get_time", "Tokyo"),
+    ],
+)
+def test_chat_required_picks_the_fitting_tool_of_two(
+    client: openai.OpenAI, question: str, name: str, city: str
+) -> None:
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": question}],
+        tools=[WEATHER, CLOCK],  # type: ignore[list-item]
+        tool_choice="required",
+        max_tokens=32,
+        temperature=0,
+    )
+    (call,) = reply.choices[0].message.tool_calls or []
+    assert call.function.name == name  # type: ignore[union-attr]
+    assert city in json.loads(call.function.arguments)["city"]  # type: ignore[union-attr]
+
+
 def test_chat_answers_in_json_that_fits_the_schema(client: openai.OpenAI) -> None:
     schema = {
         "type": "object",
