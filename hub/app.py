@@ -6,7 +6,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from hub.api.asgi import Receive, Scope, Send
@@ -26,7 +26,7 @@ from hub.limits.wiring import LimitsFor
 from hub.limits.wiring import build_store as build_limit_store
 from hub.metrics.calls import CallMetrics
 from hub.metrics.wiring import HubMetrics, build_metrics, watch
-from hub.pipeline import Stage, compose
+from hub.pipeline import Step, compose, stages_of
 from hub.pools.health import HealthChecker
 from hub.pools.pool import Clock
 from hub.pricing import Prices
@@ -63,16 +63,16 @@ class Policies:
     budget_stats: BudgetStats = field(default_factory=BudgetStats)
 
 
-def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
-    """The once-per-call stages, outermost first. Order matters and each constraint says why:
+def build_stages(settings: Settings, p: Policies) -> list[Step]:
+    """The once-per-call stages, outermost first, each with its name and whether its own work gets a
+    span. Order matters and each constraint says why:
 
     0. defaults  - the models' configured request defaults (max_tokens, ...) for fields the call left
                    out; first, so everything below sees what the model will be asked (the span's
                    gen_ai.request.max_tokens, the limits' and budgets' token reservations). It
                    never refuses, so nothing is lost by running it before tracing; absent when no
                    model has defaults
-    1. tracing   - outermost, so rejected calls are traced too; the server span is current below it,
-                   and build_app wraps the policy stages in spans of their own (hub.tracing.spans)
+    1. tracing   - outermost, so rejected calls are traced too; the server span is current below it
        metrics   - right after tracing, before identity: calls refused by any stage (401 included) are
                    counted with their status, and the latency measured covers every stage below
     2. identity  - who is calling; everything below needs to know
@@ -83,56 +83,66 @@ def build_stages(settings: Settings, p: Policies) -> Sequence[Stage]:
     5. limits    - rpm/tpm/concurrency per key, team, model and hub; after policy, so refused calls
                    spend nothing
     6. budgets   - spend per team and key; last, so a call refused by a limit reserves no money
-    then the router (the terminal): pick a replica, call the backend, fail over before the first byte.
+    then the router (the terminal, ``hub.stages.router``): per attempt, pick a replica, call the
+    backend under an attempt span, fail over before the first byte. After the answer (a unary result,
+    or a stream's end however it ends) the stages that wrapped it settle: usage row, tokens, spend,
+    spans.
+
+    Spanned: the policy stages (identity, policy, limits, budgets) when they have something to do on
+    this hub; the others only note the time before handing on, and a span would cost more than they do.
 
     Data flows one way: identity puts what the later stages need on the call (``Call.identity``: an
     API key's team, models, rates and budget, from the one record it read), and none of them asks
     ``Access`` again.
     """
-    usage: list[Stage] = []
+    usage: list[Step] = []
     if settings.usage.enabled:
         instance = settings.usage.instance or socket.gethostname()
-        usage = [UsageStage(p.recorder, p.prices, instance=instance)]
+        usage = [Step("usage", UsageStage(p.recorder, p.prices, instance=instance))]
     b = settings.budgets
     lookup = budget_lookup(b.teams, b.key_period)
-    metrics: list[Stage] = [] if p.metrics is None else [MetricsStage(p.metrics)]
-    tracing: list[Stage] = [] if p.tracing is None else [p.tracing.stage]
+    metrics: list[Step] = [] if p.metrics is None else [Step("metrics", MetricsStage(p.metrics))]
+    tracing: list[Step] = [] if p.tracing is None else [Step("tracing", p.tracing.stage)]
     defaults = defaults_stage(settings.models)
+    busy = _busy(settings)
+    limits = LimitsStage(
+        p.limit_store, LimitsFor(settings.limits), settings.limits.default_max_tokens, p.limit_stats
+    )
+    budgets = BudgetStage(
+        p.budget_store,
+        p.prices,
+        lookup,
+        default_max_tokens=b.default_max_tokens,
+        timeout=b.timeout,
+        fail_open=b.failure_mode == "open",
+        stats=p.budget_stats,
+    )
     return [
-        *([] if defaults is None else [defaults]),
+        *([] if defaults is None else [Step("defaults", defaults)]),
         *tracing,
         *metrics,
-        IdentityStage(p.access),
+        Step("identity", IdentityStage(p.access), spanned="identity" in busy),
         *usage,
-        PolicyStage(p.access),
-        LimitsStage(
-            p.limit_store, LimitsFor(settings.limits), settings.limits.default_max_tokens, p.limit_stats
-        ),
-        BudgetStage(
-            p.budget_store,
-            p.prices,
-            lookup,
-            default_max_tokens=b.default_max_tokens,
-            timeout=b.timeout,
-            fail_open=b.failure_mode == "open",
-            stats=p.budget_stats,
-        ),
+        Step("policy", PolicyStage(p.access), spanned="policy" in busy),
+        Step("limits", limits, spanned="limits" in busy),
+        Step("budgets", budgets, spanned="budgets" in busy),
     ]
 
 
-def _idle_stages(settings: Settings) -> set[type]:
-    """Policy stages with nothing configured to do: without an ``auth`` section there are no keys
-    (with their own rates and budgets) and no restrictions; limits and budgets may be set anyway."""
+def _busy(settings: Settings) -> set[str]:
+    """The policy stages with something configured to do on this hub. Without an ``auth`` section
+    there are no keys (with their own rates and budgets) and no restrictions; limits and budgets may be
+    set anyway. An idle stage's span would say only that nothing happened, at ~15 us a call."""
     if settings.auth is not None:
-        return set()
-    idle: set[type] = {IdentityStage, PolicyStage}
+        return {"identity", "policy", "limits", "budgets"}
+    busy: set[str] = set()
     lim = settings.limits
     rates = [lim.global_, lim.keys, *lim.teams.values(), *lim.models.values()]
-    if not any(r.rpm or r.tpm or r.concurrency for r in rates):
-        idle.add(LimitsStage)
-    if not settings.budgets.teams:
-        idle.add(BudgetStage)
-    return idle
+    if any(r.rpm or r.tpm or r.concurrency for r in rates):
+        busy.add("limits")
+    if settings.budgets.teams:
+        busy.add("budgets")
+    return busy
 
 
 def _budget_store(settings: Settings) -> BudgetStore:
@@ -186,11 +196,11 @@ def build_app(
         metrics=None if metrics is None else metrics.calls,
         tracing=tracing,
     )
-    stages = build_stages(settings, policies)
+    steps = build_stages(settings, policies)
     if tracing is None:
-        pipeline = compose(stages, Router(registry))
-    else:  # the policy stages' spans wrap the stages build_stages lists (hub.tracing.spans)
-        pipeline = compose(tracing.spanned(stages, _idle_stages(settings)), Router(registry, tracing.tracer))
+        pipeline = compose(stages_of(steps), Router(registry))
+    else:  # the steps marked spanned get a span of their own work (hub.tracing.spans)
+        pipeline = compose(tracing.spanned(steps), Router(registry, tracing.tracer))
     server = settings.server
     openai = OpenAIFrontDoor(
         registry, pipeline, server.max_body_bytes, server.request_timeout, access, server.max_json_depth

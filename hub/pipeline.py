@@ -9,6 +9,7 @@ it ends.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
@@ -26,6 +27,20 @@ class Stage(Protocol):
     """
 
     async def __call__(self, call: Call, next: Next) -> Result: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One entry of the per-call list (``hub.app.build_stages``): the stage, its name, and whether its
+    own work (until it hands the call on) gets a span of its own (``hub.tracing.spans``)."""
+
+    name: str
+    stage: Stage
+    spanned: bool = False
+
+
+def stages_of(steps: Sequence[Step]) -> list[Stage]:
+    return [step.stage for step in steps]
 
 
 def compose(stages: Sequence[Stage], terminal: Next) -> Next:

@@ -7,25 +7,12 @@ long as its stage's own checks, and not nested in each other; a refusal (429, 40
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 
 from hub.call import Call, Result
-from hub.pipeline import Next, Stage
-from hub.stages.budgets import BudgetStage
-from hub.stages.identity import IdentityStage
-from hub.stages.limits import LimitsStage
-from hub.stages.policy import PolicyStage
+from hub.pipeline import Next, Stage, Step
 from hub.tracing.seam import Tracer
 from hub.usage.outcome import OK, Outcome
-
-# The stages whose work before ``next`` is worth a span, and the span's name. The others (usage,
-# metrics, tracing itself) only note the time before handing on: a span would cost more than they do.
-SPANNED: Mapping[type, str] = {
-    IdentityStage: "identity",
-    PolicyStage: "policy",
-    LimitsStage: "limits",
-    BudgetStage: "budgets",
-}
 
 
 class StageSpan:
@@ -65,15 +52,6 @@ class StageSpan:
                 span.finish(OK)
 
 
-def with_spans(stages: Sequence[Stage], tracer: Tracer, idle: Collection[type] = ()) -> list[Stage]:
-    """``stages`` with the policy stages wrapped in a ``StageSpan``; the others as they are.
-
-    ``idle``: stage types that have nothing configured to do on this hub (no auth, no limits, no
-    budgets): a span would say only that nothing happened, and it costs every call ~15 us to record
-    and export, so they get none."""
-    wrapped: list[Stage] = []
-    for stage in stages:
-        name = SPANNED.get(type(stage))
-        traced = name is not None and type(stage) not in idle
-        wrapped.append(StageSpan(stage, tracer, name) if traced and name is not None else stage)
-    return wrapped
+def with_spans(steps: Sequence[Step], tracer: Tracer) -> list[Stage]:
+    """The steps' stages, those marked ``spanned`` wrapped in a ``StageSpan`` named after the step."""
+    return [StageSpan(step.stage, tracer, step.name) if step.spanned else step.stage for step in steps]

@@ -10,13 +10,13 @@ provider; the SDKs' own instrumentation is switched off in ``hub.api.a2a`` and `
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hub import __version__
-from hub.pipeline import Stage
+from hub.pipeline import Stage, Step
 from hub.stages.tracing import TracingStage
 from hub.tracing.buffer import TraceBuffer
 from hub.tracing.export import Exporter, ExportStats
@@ -41,10 +41,9 @@ class Tracing:
     running: Callable[[], AbstractAsyncContextManager[None]] | None = None
     stats: ExportStats | None = None
 
-    def spanned(self, stages: Sequence[Stage], idle: Collection[type] = ()) -> list[Stage]:
-        """``stages`` with a span for each policy stage's own work, but those ``idle`` on this hub
-        (``spans.with_spans``)."""
-        return with_spans(stages, self.tracer, idle)
+    def spanned(self, steps: Sequence[Step]) -> list[Stage]:
+        """The steps' stages, each marked ``spanned`` with a span of its own work (``spans.with_spans``)."""
+        return with_spans(steps, self.tracer)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

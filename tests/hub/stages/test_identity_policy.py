@@ -15,7 +15,7 @@ from hub.auth.keystore import MemoryKeyStore
 from hub.budgets import MemoryBudgetStore
 from hub.call import ANONYMOUS, Call, Operation, Result
 from hub.limits.memory import MemoryStore
-from hub.pipeline import compose
+from hub.pipeline import compose, stages_of
 from hub.settings import Settings
 from hub.stages.budgets import BudgetStage
 from hub.stages.identity import IdentityStage
@@ -37,7 +37,7 @@ def pipeline(auth: dict[str, Any] | None) -> tuple[Any, list[Call]]:
         seen.append(call)
         return Result(body={"ok": True})
 
-    return compose(build_stages(settings, policies(access)), terminal), seen
+    return compose(stages_of(build_stages(settings, policies(access))), terminal), seen
 
 
 def policies(access: Access) -> Policies:
@@ -51,8 +51,22 @@ def call(model: str, **headers: str) -> Call:
 
 def test_identity_comes_before_policy() -> None:
     settings = Settings.model_validate({})
-    stages = build_stages(settings, policies(build_access(settings, None)))
-    assert [type(s) for s in stages] == [IdentityStage, UsageStage, PolicyStage, LimitsStage, BudgetStage]
+    steps = build_stages(settings, policies(build_access(settings, None)))
+    assert [type(s.stage) for s in steps] == [
+        IdentityStage,
+        UsageStage,
+        PolicyStage,
+        LimitsStage,
+        BudgetStage,
+    ]
+    assert [s.name for s in steps] == ["identity", "usage", "policy", "limits", "budgets"]
+    assert not any(s.spanned for s in steps)  # an open hub with no limits or budgets: nothing to span
+
+
+def test_the_policy_stages_are_spanned_when_they_have_work() -> None:
+    settings = Settings.model_validate({"auth": {}})
+    steps = build_stages(settings, policies(build_access(settings, None)))
+    assert {s.name for s in steps if s.spanned} == {"identity", "policy", "limits", "budgets"}
 
 
 async def test_the_identity_reaches_the_next_stages() -> None:

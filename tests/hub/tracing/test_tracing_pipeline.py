@@ -16,7 +16,7 @@ import pytest
 from hub.auth.access import open_access
 from hub.call import Call, Operation
 from hub.errors import BackendError, ModelNotFound
-from hub.pipeline import Next, compose
+from hub.pipeline import Next, Step, compose
 from hub.registry import Registry, build_registry
 from hub.settings import Settings
 from hub.stages.identity import IdentityStage
@@ -45,8 +45,12 @@ def registry(backend: FakeBackend, replicas: int = 1, **extra: Any) -> Registry:
 
 def pipeline(tracing: Tracing, reg: Registry) -> Next:
     access = open_access()
-    stages = [tracing.stage, IdentityStage(access), PolicyStage(access)]
-    return compose(tracing.spanned(stages), Router(reg, tracing.tracer))
+    steps = [
+        Step("tracing", tracing.stage),
+        Step("identity", IdentityStage(access), spanned=True),
+        Step("policy", PolicyStage(access), spanned=True),
+    ]
+    return compose(tracing.spanned(steps), Router(reg, tracing.tracer))
 
 
 def traced(implementation: str, **settings: Any) -> Tracing:
