@@ -1,4 +1,14 @@
-"""The hub's root ASGI app: lifespan, the error guard, and dispatch to the front doors."""
+"""The hub's root ASGI app: lifespan, and the outer HTTP tier every request passes, in this order:
+
+1. the Host/Origin policy (``hub.api.hosts``: 421/403, in the door's error shape), before anything;
+2. the error guard: a ``HubError`` becomes the door's error body, anything else a bare 500 and a log
+   line, never a stack trace to the caller;
+3. the refusal of a credential in the query string, before any door (it is never logged);
+4. dispatch by path to a front door (OpenAI routes, the ``Mount``s of MCP and A2A), or to the hub's own
+   routes (admin, traces, ``/ui``, ``/metrics``, ``/healthz``).
+
+Below it each door builds a ``Call`` for the pipeline (docs/architecture.md, "Phases and seams").
+"""
 
 from __future__ import annotations
 
