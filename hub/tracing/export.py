@@ -4,9 +4,9 @@
 counts it. The task (started by the tracing lifespan) sends whole batches of ``batch_size`` spans as
 soon as they wait, and what waits less than a batch every ``interval`` seconds, as OpenTelemetry's
 batch span processor does; each batch is encoded (``otlp.Encoder``) and sent (``senders``). Spans that
-end while a batch is being sent wait for a batch of their own: sending them right after it, as this
-exporter once did, made a busy hub send batches of ~40 spans back to back (150 requests a second,
-each costing the hub ~200 us) instead of a few full ones. A failed export is counted and logged once
+end while a batch is being sent wait for a batch of their own: sending them right after it would make
+a busy hub send many small batches back to back, each an export request's cost, instead of a few full
+ones. A failed export is counted and logged once
 per failure streak, and its spans are gone; nothing is ever raised into a call. On shutdown what is
 queued is flushed, within the exporter's timeout.
 """
