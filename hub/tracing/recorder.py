@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import Token
 from time import time, time_ns
 from typing import Protocol
 
@@ -42,15 +41,10 @@ from hub.tracing.seam import (
     SpanContext,
     SpanKind,
     StatusCode,
-    TracedSpan,
 )
 from hub.usage.outcome import Outcome
 
 _ID_MASK = (1 << 64) - 1
-# The same ``ContextVar`` under a name that is not an import's: CPython 3.11 compiles a method call on
-# an imported name as an attribute load (a bound method made on every call), on any other global as
-# a method load (none made).
-_CURRENT = seam.CURRENT
 _SECONDS_MASK = (1 << 32) - 1  # a trace id's first 4 bytes (until 2106)
 
 
@@ -165,7 +159,7 @@ class Span:
             processor.on_end(self)
 
 
-class Recorder:
+class Recorder(seam.CurrentSpan):
     """The hub's own ``seam.Tracer``: starts ``Span``s; knows the current one of the running task."""
 
     def __init__(
@@ -223,13 +217,3 @@ class Recorder:
             parent.tracestate,
             common,
         )
-
-    def current(self) -> TracedSpan | None:
-        """The span ``activate`` made current in this task (the server span), or None."""
-        return _CURRENT.get()
-
-    def activate(self, span: TracedSpan) -> Token[TracedSpan | None]:
-        return _CURRENT.set(span)
-
-    def deactivate(self, token: Token[TracedSpan | None]) -> None:
-        _CURRENT.reset(token)

@@ -21,7 +21,6 @@ import contextlib
 import os
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextvars import Token
 from time import time
 
 from opentelemetry import trace
@@ -60,10 +59,6 @@ from hub.tracing.settings import OTLPSettings
 from hub.usage.outcome import Outcome
 
 _SECONDS_MASK = (1 << 32) - 1
-# The same ``ContextVar`` under a name that is not an import's: CPython 3.11 compiles a method call on
-# an imported name as an attribute load (a bound method made on every call), on any other global as
-# a method load (none made).
-_CURRENT = seam.CURRENT
 _TO_SDK_KIND = {
     SpanKind.INTERNAL: trace.SpanKind.INTERNAL,
     SpanKind.SERVER: trace.SpanKind.SERVER,
@@ -119,7 +114,7 @@ class SdkSpan:
         span.end()
 
 
-class SdkTracer:
+class SdkTracer(seam.CurrentSpan):
     """A ``seam.Tracer`` on an OpenTelemetry SDK ``TracerProvider``."""
 
     def __init__(self, provider: TracerProvider) -> None:
@@ -143,15 +138,6 @@ class SdkTracer:
             [Link(_sdk_context(link, remote=True)) for link in links],
         )
         return SdkSpan(span, None if parent is None else parent.tracestate)
-
-    def current(self) -> TracedSpan | None:
-        return _CURRENT.get()
-
-    def activate(self, span: TracedSpan) -> Token[TracedSpan | None]:
-        return _CURRENT.set(span)
-
-    def deactivate(self, token: Token[TracedSpan | None]) -> None:
-        _CURRENT.reset(token)
 
 
 def _sdk_parent(parent: Parent) -> trace.Span:

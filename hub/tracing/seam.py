@@ -120,3 +120,20 @@ class Tracer(Protocol):
 # called in-process by another (tests) makes its own span current for its own stages and router,
 # and the caller's comes back when the call returns.
 CURRENT: ContextVar[TracedSpan | None] = ContextVar("hub.tracing.span", default=None)
+
+
+class CurrentSpan:
+    """``current``, ``activate`` and ``deactivate`` over ``CURRENT``, for every ``Tracer`` (they share
+    the one variable, so log records and nested spans find the current span whichever tracer made it)."""
+
+    __slots__ = ()
+
+    def current(self) -> TracedSpan | None:
+        """The span ``activate`` made current in this task (the server span), or None."""
+        return CURRENT.get()
+
+    def activate(self, span: TracedSpan) -> Token[TracedSpan | None]:
+        return CURRENT.set(span)
+
+    def deactivate(self, token: Token[TracedSpan | None]) -> None:
+        CURRENT.reset(token)
