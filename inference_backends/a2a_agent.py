@@ -46,7 +46,13 @@ from hub.config_errors import ModelOptionError
 from hub.errors import BackendError, BadRequest, HubError
 from hub.model_settings import ModelSettings
 from hub.pools.replica import Replica
-from inference_backends.http_client import ClientTimeouts, HttpClient, Response, translate_read_error
+from inference_backends.http_client import (
+    ClientTimeouts,
+    HttpClient,
+    Response,
+    read_whole,
+    translate_read_error,
+)
 
 _OK_STATES = frozenset({COMPLETED, INPUT_REQUIRED})
 _FAILED_STATES = FINAL - _OK_STATES
@@ -69,7 +75,7 @@ class A2AAgentBackend:
 
     async def run(self, call: Call, replica: Replica) -> Result:
         resp, endpoint = await self._send(call, replica, stream=False)
-        raw = await _read(resp, replica.name)
+        raw = await read_whole(resp, replica.name)
         if resp.status >= 400:
             raise status_error(resp.status, _json_or_none(raw), replica.name)
         answer = read_answer(result_of(_parse(raw, replica.name), endpoint.binding))
@@ -84,7 +90,9 @@ class A2AAgentBackend:
         finished = False
         try:
             if resp.status >= 400:
-                raise status_error(resp.status, _json_or_none(await _read(resp, replica.name)), replica.name)
+                raise status_error(
+                    resp.status, _json_or_none(await read_whole(resp, replica.name)), replica.name
+                )
             chunks = _ChunkWriter(call)
             async for document in _documents(resp, replica.name):
                 answer = read_answer(result_of(document, endpoint.binding))
@@ -158,7 +166,7 @@ class A2AAgentBackend:
         for credentials in card_credentials(replica.api_key):
             headers = {"Accept": "application/json", **credentials}
             resp = await self._client.get(url, headers, replica.name, limit)
-            raw = await _read(resp, replica.name)
+            raw = await read_whole(resp, replica.name)
             if resp.status not in HIDDEN_CARD:
                 break
         if resp.status != 200:
@@ -286,7 +294,7 @@ async def _documents(resp: Response, who: str) -> AsyncIterator[object]:
     any stream began) as one document."""
     content_type = resp.headers.get("Content-Type", "")
     if content_type.startswith(_JSON_TYPES):
-        yield _parse(await _read(resp, who), who)
+        yield _parse(await read_whole(resp, who), who)
         return
     if not content_type.startswith("text/event-stream"):
         raise BackendError(f"Replica {who} did not answer with an event stream")
@@ -308,14 +316,6 @@ async def _documents(resp: Response, who: str) -> AsyncIterator[object]:
             data = []
     if data:
         yield _parse(b"\n".join(data), who)
-
-
-async def _read(resp: Response, who: str) -> bytes:
-    try:
-        return await resp.read()
-    except BaseException as exc:
-        resp.close()
-        raise translate_read_error(exc, who) or exc from None
 
 
 def _parse(raw: bytes, who: str) -> object:

@@ -165,6 +165,15 @@ class HttpClient:
             self._session = None
 
 
+async def read_whole(resp: Response, who: str) -> bytes:
+    """``resp``'s body; a transport failure while reading closes it and becomes the hub's error."""
+    try:
+        return await resp.read()
+    except BaseException as exc:
+        resp.close()
+        raise translate_read_error(exc, who) or exc from None
+
+
 def translate_read_error(exc: BaseException, who: str) -> BackendError | BackendTimeout | None:
     """Map an error raised while reading a body to the hub's tree; None if it is not a transport error."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):

@@ -20,7 +20,13 @@ from hub.call import Call, Chunk, Operation, Result, Usage
 from hub.errors import BackendError, BackendRejected, BadRequest
 from hub.model_settings import ModelSettings
 from hub.pools.replica import Replica
-from inference_backends.http_client import ClientTimeouts, HttpClient, Response, translate_read_error
+from inference_backends.http_client import (
+    ClientTimeouts,
+    HttpClient,
+    Response,
+    read_whole,
+    translate_read_error,
+)
 
 PATHS: Mapping[Operation, str] = {
     Operation.CHAT: "/chat/completions",
@@ -61,7 +67,7 @@ class OpenAICompatBackend:
     async def run(self, call: Call, replica: Replica) -> Result:
         url, body, headers = self._request(call, replica, stream=False)
         resp = await self._client.post(url, body, headers, replica.name)
-        raw = await _read(resp, replica.name)
+        raw = await read_whole(resp, replica.name)
         if resp.status >= 400:
             raise _status_error(resp.status, raw, replica.name)
         parsed = _parse_object(raw, replica.name)
@@ -76,7 +82,7 @@ class OpenAICompatBackend:
         finished = False
         try:
             if resp.status >= 400:
-                raise _status_error(resp.status, await _read(resp, replica.name), replica.name)
+                raise _status_error(resp.status, await read_whole(resp, replica.name), replica.name)
             async for chunk in _sse_events(resp, replica.name):
                 yield _renamed(chunk, call.model) if self._renames else chunk
             finished = True
@@ -135,14 +141,6 @@ def _renamed(chunk: Chunk, model: str) -> Chunk:
         return chunk
     event["model"] = model
     return Chunk(orjson.dumps(event), chunk.usage)
-
-
-async def _read(resp: Response, who: str) -> bytes:
-    try:
-        return await resp.read()
-    except BaseException as exc:
-        resp.close()
-        raise translate_read_error(exc, who) or exc from None
 
 
 def _parse_event(data: bytes, who: str) -> dict[str, Any]:
