@@ -3,17 +3,12 @@ loopback socket (allowed by ``a2a.push_allowed_networks``), and refuses loopback
 
 from __future__ import annotations
 
-import asyncio
-import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
-import uvicorn
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.client.client import Client
 from a2a.types.a2a_pb2 import (
@@ -28,59 +23,17 @@ from a2a.types.a2a_pb2 import (
 )
 from a2a.utils.errors import InvalidParamsError
 
-from hub.api.asgi import Receive, Scope, Send
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
+from tests.support.webhook import Webhook, serve_webhook
 
 pytestmark = pytest.mark.anyio
 
 
-class Webhook:
-    """A real HTTP receiver on 127.0.0.1 that records each notification."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self._arrived = asyncio.Event()
-        self.url = ""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        self.posts.append(({k.decode(): v.decode() for k, v in scope["headers"]}, json.loads(body)))
-        self._arrived.set()
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    async def wait_for(self, predicate: Any) -> None:
-        with anyio.fail_after(15):
-            while not predicate(self.posts):
-                self._arrived.clear()
-                if not predicate(self.posts):
-                    await self._arrived.wait()
-
-    def kinds(self) -> list[str]:
-        return [next(iter(body)) for _, body in self.posts]
-
-
 @pytest.fixture
 async def webhook() -> AsyncIterator[Webhook]:
-    receiver = Webhook()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/notify"
-    server = uvicorn.Server(uvicorn.Config(receiver, lifespan="off", log_level="warning"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
+    async with serve_webhook() as receiver:
         yield receiver
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,7 @@ per protocol version, webhook configs per task, the hub's metadata keys, unsuppo
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -16,7 +14,6 @@ import anyio
 import httpx
 import jsonschema
 import pytest
-import uvicorn
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.types.a2a_pb2 import (
     AgentCard,
@@ -29,9 +26,9 @@ from a2a.types.a2a_pb2 import (
 from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from hub.api.asgi import Receive, Scope, Send
 from tests.support.fake_openai import FakeUpstream, run_fake_openai
 from tests.support.hub_server import HubProcess, run_hub
+from tests.support.webhook import TOKEN_HEADER, Webhook, serve_webhook
 
 pytestmark = pytest.mark.anyio
 
@@ -274,50 +271,10 @@ def test_unsupported_parts_are_content_type_errors_and_parameters_do_not_matter(
     assert status == 200 and json.loads(body)["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
-class Webhook:
-    """A real HTTP receiver on 127.0.0.1 that records each notification's token and body."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict[str, Any]]] = []
-        self._arrived = asyncio.Event()
-        self.url = ""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            part = await receive()
-            body += part.get("body", b"")
-            if not part.get("more_body"):
-                break
-        token = dict(scope["headers"]).get(b"x-a2a-notification-token", b"").decode()
-        self.posts.append((token, json.loads(body)))
-        self._arrived.set()
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    async def wait_for(self, predicate: Any) -> None:
-        with anyio.fail_after(15):
-            while not predicate(self.posts):
-                self._arrived.clear()
-                if not predicate(self.posts):
-                    await self._arrived.wait()
-
-
 @pytest.fixture
 async def webhook() -> AsyncIterator[Webhook]:
-    receiver = Webhook()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/notify"
-    server = uvicorn.Server(uvicorn.Config(receiver, lifespan="off", log_level="warning"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
+    async with serve_webhook() as receiver:
         yield receiver
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
 
 
 def _canceled(body: dict[str, Any]) -> bool:
@@ -348,5 +305,5 @@ async def test_push_configs_per_task_are_bounded(hub: HubProcess, webhook: Webho
         assert (await http.post(f"{hub.url}/a2a/", json=rpc_over)).json()["error"]["code"] == -32602
         canceled = await http.post(f"{hub.url}/agents/slow/tasks/{task_id}:cancel")
         assert canceled.status_code == 200, canceled.text
-    await webhook.wait_for(lambda posts: len({t for t, b in posts if _canceled(b)}) >= 10)
-    assert {token for token, body in webhook.posts if _canceled(body)} == {f"t{n}" for n in range(10)}
+    await webhook.wait_for(lambda posts: len({h[TOKEN_HEADER] for h, b in posts if _canceled(b)}) >= 10)
+    assert {h[TOKEN_HEADER] for h, body in webhook.posts if _canceled(body)} == {f"t{n}" for n in range(10)}
