@@ -139,7 +139,7 @@ HUGE = {
     "slow-langid": ("/v1/classifications", {"input": [text(1000)] * 30_000}),
     "slow-profanity": ("/v1/classifications", {"input": [text(1000)] * 60_000}),
     "slow-minilm": ("/v1/embeddings", {"input": [text(1000)] * 200}),
-    "slow-lexrank": ("/v1/summaries", {"input": text(100_000)}),
+    "slow-lexrank": ("/v1/summaries", {"input": text(400_000)}),
     "slow-chat": (
         "/v1/chat/completions",
         {"messages": [{"role": "user", "content": "Tell a long story."}], "max_tokens": 100_000},
