@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import socket
-from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabasePushNotificationConfigStore, InMemoryPushNotificationConfigStore
 from a2a.types.a2a_pb2 import (
@@ -33,61 +27,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.api.a2a.push import PushUrlPolicy, WebhookSender
 from hub.api.a2a.pushconfigs import BoundedPushConfigs
-from hub.api.asgi import Receive, Scope, Send
+from tests.support.webhook import Webhook, serve_webhook
 
 pytestmark = pytest.mark.anyio
 
 
-class Webhook:
-    """A real HTTP receiver: records each POST, answers with the scripted statuses (then 200);
-    ``"hang"`` never answers."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, str], Any]] = []
-        self.script: deque[int | str] = deque()
-        self._arrived = asyncio.Event()
-        self.url = ""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.posts.append((headers, json.loads(body)))
-        self._arrived.set()
-        answer = self.script.popleft() if self.script else 200
-        if answer == "hang":
-            await asyncio.Event().wait()
-        await send({"type": "http.response.start", "status": answer, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    async def wait_for(self, count: int) -> None:
-        with anyio.fail_after(10):
-            while len(self.posts) < count:
-                self._arrived.clear()
-                if len(self.posts) < count:
-                    await self._arrived.wait()
-
-
 @pytest.fixture
 async def webhook() -> AsyncIterator[Webhook]:
-    receiver = Webhook()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()  # connections queue in the backlog until the server takes them: no start-up race
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
-    config = uvicorn.Config(receiver, lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
+    async with serve_webhook() as receiver:
         yield receiver
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
 
 
 class Sleeps:
@@ -156,7 +104,7 @@ async def test_task_events_are_posted_in_order_with_token_and_credentials(webhoo
         for event in (task, artifact("a", False), artifact("b", True), artifact("", True, True)):
             await push.send_notification("t1", event)
         await push.send_notification("t1", status(TaskState.TASK_STATE_COMPLETED))
-        await webhook.wait_for(4)
+        await webhook.wait_for_posts(4)
     kinds = [next(iter(body)) for _, body in webhook.posts]
     assert kinds == ["task", "artifactUpdate", "artifactUpdate", "statusUpdate"]  # no token-by-token appends
     assert webhook.posts[2][1]["artifactUpdate"]["lastChunk"] is True
@@ -169,7 +117,7 @@ async def test_failed_deliveries_are_retried_with_backoff(webhook: Webhook) -> N
     webhook.script.extend([503, 503])
     async with sender(webhook.url) as (push, sleeps):
         await push.send_notification("t1", status(TaskState.TASK_STATE_COMPLETED))
-        await webhook.wait_for(3)
+        await webhook.wait_for_posts(3)
     assert sleeps.delays == [0.5, 1.0]
 
 
@@ -178,7 +126,7 @@ async def test_a_refusing_webhook_is_not_retried(webhook: Webhook) -> None:
     async with sender(webhook.url) as (push, sleeps):
         await push.send_notification("t1", status(TaskState.TASK_STATE_WORKING))
         await push.send_notification("t1", status(TaskState.TASK_STATE_COMPLETED))
-        await webhook.wait_for(2)
+        await webhook.wait_for_posts(2)
     assert sleeps.delays == [] and len(webhook.posts) == 2
 
 
@@ -187,7 +135,7 @@ async def test_a_hanging_webhook_times_out_and_does_not_block_the_task(webhook: 
     async with sender(webhook.url, post_timeout=0.2) as (push, sleeps):
         with anyio.fail_after(1):  # handing the event over does not wait for the webhook
             await push.send_notification("t1", status(TaskState.TASK_STATE_COMPLETED))
-        await webhook.wait_for(3)
+        await webhook.wait_for_posts(3)
     assert sleeps.delays == [0.5, 1.0]
 
 
@@ -216,7 +164,7 @@ async def test_an_event_is_posted_to_at_most_the_bound_of_webhooks(webhook: Webh
     try:
         await push.send_notification("t1", status(TaskState.TASK_STATE_WORKING))
         await push.send_notification("t1", status(TaskState.TASK_STATE_COMPLETED))
-        await webhook.wait_for(6)
+        await webhook.wait_for_posts(6)
         with pytest.raises(InvalidParamsError, match="max_push_configs_per_task"):
             await configs.set_info(
                 "t1", TaskPushNotificationConfig(id="c9", url=webhook.url), ServerCallContext()
