@@ -83,8 +83,8 @@ class OpenAICompatBackend:
         try:
             if resp.status >= 400:
                 raise _status_error(resp.status, await read_whole(resp, replica.name), replica.name)
-            async for chunk in _sse_events(resp, replica.name):
-                yield _renamed(chunk, call.model) if self._renames else chunk
+            async for chunk in _sse_events(resp, replica.name, call.model if self._renames else None):
+                yield chunk
             finished = True
         finally:
             # A stream left early (caller gone, task cancelled) or broken must not go back to the
@@ -106,11 +106,12 @@ class OpenAICompatBackend:
         await self._client.aclose()
 
 
-async def _sse_events(resp: Response, who: str) -> AsyncIterator[Chunk]:
+async def _sse_events(resp: Response, who: str, rename: str | None = None) -> AsyncIterator[Chunk]:
     """The stream's events, each checked to be a JSON object. A stream is whole only when it ends
     with ``[DONE]``: one that ends without it (the replica closed the stream or the connection), an
     event that is not a JSON object, or an error event is the replica's failure (``BackendError``),
-    raised before the bad event could reach the caller."""
+    raised before the bad event could reach the caller. ``rename``: the caller's name for the model,
+    written into each event that names one (from the one parse of the event)."""
     if not resp.headers.get("Content-Type", "").startswith("text/event-stream"):
         raise BackendError(f"Replica {who} did not answer with an event stream")
     lines = resp.lines()
@@ -127,20 +128,11 @@ async def _sse_events(resp: Response, who: str) -> AsyncIterator[Chunk]:
         if data == _DONE:
             return
         event = _parse_event(data, who)
+        if rename is not None and "model" in event:
+            event["model"] = rename
+            data = orjson.dumps(event)
         usage = event.get("usage")
         yield Chunk(data, None if usage is None else Usage.from_openai(usage))
-
-
-def _renamed(chunk: Chunk, model: str) -> Chunk:
-    """``chunk`` with its ``model`` set to the caller's name (an event without one is left as it is)."""
-    try:
-        event = orjson.loads(chunk.data)
-    except orjson.JSONDecodeError:
-        return chunk
-    if not isinstance(event, dict) or "model" not in event:
-        return chunk
-    event["model"] = model
-    return Chunk(orjson.dumps(event), chunk.usage)
 
 
 def _parse_event(data: bytes, who: str) -> dict[str, Any]:
